@@ -1,0 +1,164 @@
+/* Types shared by the XDP datapath and the Go control plane (generated into Go by bpf2go). */
+#ifndef XVS_TYPES_H
+#define XVS_TYPES_H
+
+#include <linux/types.h>
+
+/*
+ * Byte order, decided once: addresses and ports are stored exactly as on the
+ * wire (network order). An IPv4 address occupies addr[0..3], the rest is zero.
+ */
+
+/* Address families as stored in keys and records. */
+enum xvs_af {
+	XVS_AF_INET = 4,
+	XVS_AF_INET6 = 6,
+};
+
+/* Service flags: the same values as kernel IPVS (IP_VS_SVC_F_*). */
+enum xvs_svc_flag {
+	XVS_SVC_F_PERSISTENT = 0x0001,
+	XVS_SVC_F_HASHED = 0x0002,
+	XVS_SVC_F_ONEPACKET = 0x0004,
+	XVS_SVC_F_SCHED1 = 0x0008,
+	XVS_SVC_F_SCHED2 = 0x0010,
+	XVS_SVC_F_SCHED3 = 0x0020,
+};
+
+/* Forwarding methods: the same values as IPVS (IP_VS_CONN_F_* & FWD_MASK). */
+enum xvs_fwd {
+	XVS_FWD_MASQ = 0,
+	XVS_FWD_LOCALNODE = 1,
+	XVS_FWD_TUNNEL = 2,
+	XVS_FWD_DROUTE = 3,
+	XVS_FWD_BYPASS = 4,
+};
+
+/* Schedulers. XVS_SCHED_NONE marks a name the datapath does not know. */
+enum xvs_sched {
+	XVS_SCHED_NONE = 0,
+	XVS_SCHED_RR,
+	XVS_SCHED_WRR,
+	XVS_SCHED_LC,
+	XVS_SCHED_WLC,
+	XVS_SCHED_LBLC,
+	XVS_SCHED_LBLCR,
+	XVS_SCHED_DH,
+	XVS_SCHED_SH,
+	XVS_SCHED_SED,
+	XVS_SCHED_NQ,
+	XVS_SCHED_FO,
+	XVS_SCHED_OVF,
+	XVS_SCHED_MH,
+};
+
+/* Real server record flags. */
+enum xvs_real_flag {
+	XVS_REAL_F_INUSE = 0x1, /* slot holds a configured real */
+};
+
+/* Key of xvs_svcs: (protocol, VIP, port). Fwmark services use proto 0, port 0, addr = mark (be32). */
+struct xvs_svc_key {
+	__u8 addr[16];
+	__be16 port;
+	__u8 proto;
+	__u8 af;
+};
+_Static_assert(sizeof(struct xvs_svc_key) == 20, "xvs_svc_key size");
+
+/* Value of xvs_svcs: everything about one virtual service. */
+struct xvs_svc {
+	__u32 id;       /* index into per-service maps (tables, stats) */
+	__u32 flags;    /* XVS_SVC_F_* */
+	__u32 timeout;  /* persistence timeout, seconds */
+	__u32 netmask;  /* IPv4: mask in network order; IPv6: prefix length */
+	__u32 fwmark;   /* firewall mark for -f services */
+	__u32 seq;      /* creation order */
+	__u8 sched;     /* enum xvs_sched */
+	__u8 pad[3];
+	char sched_name[16];
+	char pe_name[16];
+};
+_Static_assert(sizeof(struct xvs_svc) == 60, "xvs_svc size");
+
+/* Value of xvs_reals (indexed by real id; id 0 is never used). */
+struct xvs_real {
+	__u8 addr[16];
+	__be16 port;
+	__u8 af;
+	__u8 fwd;       /* enum xvs_fwd */
+	__s32 weight;
+	__u32 u_thresh;
+	__u32 l_thresh;
+	__u32 svc_id;
+	__u32 gen;      /* bumped each time the slot is (re)allocated */
+	__u32 flags;    /* XVS_REAL_F_* */
+	__u32 seq;      /* order in which the real was added to its service */
+	__u8 tun_type;  /* IP_VS_CONN_F_TUNNEL_TYPE_* */
+	__u8 pad;
+	__be16 tun_port;
+	__u16 tun_flags; /* IP_VS_TUNNEL_ENCAP_FLAG_* */
+	__u16 pad2;
+};
+_Static_assert(sizeof(struct xvs_real) == 56, "xvs_real size");
+
+/* Key of xvs_conns: the flow's 5-tuple as seen from the client. */
+struct xvs_conn_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 af;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct xvs_conn_key) == 40, "xvs_conn_key size");
+
+/* Value of xvs_conns. */
+struct xvs_conn {
+	__u64 last_ns;  /* bpf_ktime_get_ns() of the last packet */
+	__u32 real_id;
+	__u32 real_gen; /* the real's gen when the flow was scheduled */
+	__u32 svc_id;
+	__u8 state;     /* TCP state as IPVS tracks it (later: issue 3) */
+	__u8 flags;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct xvs_conn) == 24, "xvs_conn size");
+
+/* Counters per service and per real (per-CPU; summed in Go). */
+struct xvs_stats {
+	__u64 conns;
+	__u64 inpkts;
+	__u64 outpkts;
+	__u64 inbytes;
+	__u64 outbytes;
+};
+_Static_assert(sizeof(struct xvs_stats) == 40, "xvs_stats size");
+
+/* Datapath counters of verdicts, for status and debugging (xvs_verdicts index). */
+enum xvs_verdict {
+	XVS_V_PASS_NOT_IP = 0,
+	XVS_V_PASS_NO_VIP,
+	XVS_V_PASS_FRAG,
+	XVS_V_PASS_PROTO,
+	XVS_V_PASS_UNSUPPORTED, /* service or method the datapath does not implement */
+	XVS_V_PASS_NO_REAL,
+	XVS_V_PASS_NO_NEIGH,
+	XVS_V_PASS_FIB,
+	XVS_V_PASS_MALFORMED, /* truncated or invalid headers: the kernel judges them */
+	XVS_V_TX,
+	XVS_V_REDIRECT,
+	XVS_V_MAX,
+};
+
+/* Runtime configuration (xvs_cfg, one entry). */
+struct xvs_cfg {
+	__u32 tcp_timeout;    /* seconds; --set */
+	__u32 tcpfin_timeout;
+	__u32 udp_timeout;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xvs_cfg) == 16, "xvs_cfg size");
+
+#endif

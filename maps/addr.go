@@ -1,0 +1,5 @@
+package maps
+
+import "net/netip"
+
+func netipAddrPort(a netip.Addr, port uint16) string { return netip.AddrPortFrom(a, port).String() }
