@@ -157,7 +157,7 @@ struct xvs_cfg {
 	__u32 tcp_timeout;    /* seconds; --set */
 	__u32 tcpfin_timeout;
 	__u32 udp_timeout;
-	__u32 pad;
+	__u32 mh_size;        /* Maglev table size the datapath was loaded with */
 };
 _Static_assert(sizeof(struct xvs_cfg) == 16, "xvs_cfg size");
 

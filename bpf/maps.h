@@ -1,0 +1,89 @@
+/* The BPF maps of the datapath: configuration, connection table, counters. */
+#ifndef XVS_MAPS_H
+#define XVS_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "consts.h"
+#include "xvs_types.h"
+
+/* Virtual services by (protocol, VIP, port). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XVS_MAX_SVCS);
+	__type(key, struct xvs_svc_key);
+	__type(value, struct xvs_svc);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} xvs_svcs SEC(".maps");
+
+/* Real servers by id (id 0 unused). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XVS_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct xvs_real);
+} xvs_reals SEC(".maps");
+
+/* One Maglev table per service (slot -> real id), swapped whole by the control plane. */
+struct xvs_mh_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XVS_MH_SIZE);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XVS_MAX_SVCS);
+	__type(key, __u32);
+	__array(values, struct xvs_mh_table);
+} xvs_mh SEC(".maps");
+
+/* Connection table: the client's 5-tuple -> the real it was given. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVS_CONN_SIZE);
+	__type(key, struct xvs_conn_key);
+	__type(value, struct xvs_conn);
+} xvs_conns SEC(".maps");
+
+/* Counters per service id and per real id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XVS_MAX_SVCS);
+	__type(key, __u32);
+	__type(value, struct xvs_stats);
+} xvs_svc_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XVS_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct xvs_stats);
+} xvs_real_stats SEC(".maps");
+
+/* Packets per verdict (enum xvs_verdict). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XVS_V_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} xvs_verdicts SEC(".maps");
+
+/* Interfaces the datapath may redirect to (ifindex -> ifindex). */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, XVS_MAX_TX_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} xvs_tx_ports SEC(".maps");
+
+/* Run-time settings (--set timeouts). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xvs_cfg);
+} xvs_config SEC(".maps");
+
+#endif

@@ -1,0 +1,37 @@
+//go:build ignore
+
+/* The xvs XDP balancer: parse, find the service, find or schedule the flow's real, forward. */
+#include "fwd.h"
+
+/* Force the shared enums into BTF so bpf2go generates them for Go. */
+const enum xvs_af *xvs_unused_af __attribute__((unused));
+const enum xvs_svc_flag *xvs_unused_svc_flag __attribute__((unused));
+const enum xvs_fwd *xvs_unused_fwd __attribute__((unused));
+const enum xvs_sched *xvs_unused_sched __attribute__((unused));
+const enum xvs_real_flag *xvs_unused_real_flag __attribute__((unused));
+const enum xvs_verdict *xvs_unused_verdict __attribute__((unused));
+
+SEC("xdp")
+int xvs_xdp(struct xdp_md *ctx)
+{
+	struct xvs_pkt p = {};
+	struct xvs_dst d = {};
+	struct xvs_svc *svc;
+	int ret;
+
+	ret = xvs_parse(ctx, &p);
+	if (ret != XVS_CONTINUE)
+		return ret;
+	svc = xvs_svc_lookup(&p);
+	if (!svc)
+		return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);
+	ret = xvs_conn_dst(&p, svc, &d);
+	if (ret != XVS_CONTINUE)
+		return ret;
+	ret = xvs_forward(ctx, &p, d.real);
+	if (ret == XDP_TX || ret == XDP_REDIRECT)
+		xvs_account(svc->id, d.real_id, p.l3_len, d.is_new);
+	return ret;
+}
+
+char _license[] SEC("license") = "GPL";

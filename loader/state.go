@@ -1,0 +1,150 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/xvs-lb/xvs/bpf"
+)
+
+// progPin is the pin name of the XDP program inside the state directory.
+const progPin = "prog_xdp"
+
+// linksDir holds one pinned bpf_link per attached interface, by interface name.
+const linksDir = "links"
+
+// State is an opened, locked state directory with the datapath's objects.
+type State struct {
+	Dir  string
+	Objs *bpf.XvsObjects
+	lock *os.File
+}
+
+// Open locks the state directory dir and returns the datapath pinned there,
+// loading and pinning it first when the directory holds none. It mounts
+// bpffs at /sys/fs/bpf when needed.
+func Open(dir string, opts Options) (*State, error) {
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	st := &State{Dir: dir, lock: lock}
+	if _, err := os.Stat(filepath.Join(dir, progPin)); err == nil {
+		st.Objs, err = loadPinned(dir)
+	} else {
+		st.Objs, err = createPinned(dir, opts)
+	}
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// Close releases the objects and the lock; pins stay.
+func (s *State) Close() error {
+	if s.Objs != nil {
+		s.Objs.Close()
+	}
+	return s.lock.Close()
+}
+
+// lockDir creates dir on bpffs if missing and takes an exclusive flock on it,
+// so two xvsadm processes never interleave their updates.
+func lockDir(dir string) (*os.File, error) {
+	if err := ensureBPFFS(filepath.Dir(dir)); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, linksDir), 0o700); err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open state dir: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock state dir: %w", err)
+	}
+	return f, nil
+}
+
+// ensureBPFFS mounts bpffs at /sys/fs/bpf when parent lies under it and it is not mounted.
+func ensureBPFFS(parent string) error {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(parent, &fs); err == nil && fs.Type == unix.BPF_FS_MAGIC {
+		return nil
+	}
+	const root = "/sys/fs/bpf"
+	if rel, err := filepath.Rel(root, parent); err != nil || filepath.IsAbs(rel) || (len(rel) >= 2 && rel[:2] == "..") {
+		return fmt.Errorf("state dir %s is not on bpffs", parent)
+	}
+	if err := unix.Statfs(root, &fs); err == nil && fs.Type == unix.BPF_FS_MAGIC {
+		return nil
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("mount bpffs: %w", err)
+	}
+	if err := unix.Mount("bpf", root, "bpf", 0, "mode=0700"); err != nil {
+		return fmt.Errorf("mount bpffs at %s: %w", root, err)
+	}
+	return nil
+}
+
+func createPinned(dir string, opts Options) (*bpf.XvsObjects, error) {
+	objs, err := Load(opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range mapFields(objs) {
+		if err := (*f.m).Pin(filepath.Join(dir, f.name)); err != nil {
+			objs.Close()
+			return nil, fmt.Errorf("pin map %s: %w", f.name, err)
+		}
+	}
+	// The program is pinned last: its pin marks a complete state directory.
+	if err := objs.XvsXdp.Pin(filepath.Join(dir, progPin)); err != nil {
+		objs.Close()
+		return nil, fmt.Errorf("pin program: %w", err)
+	}
+	return objs, nil
+}
+
+func loadPinned(dir string) (*bpf.XvsObjects, error) {
+	var objs bpf.XvsObjects
+	open := func(name string) (*ebpf.Map, error) {
+		m, err := ebpf.LoadPinnedMap(filepath.Join(dir, name), nil)
+		if err != nil {
+			return nil, fmt.Errorf("load pinned map %s: %w", name, err)
+		}
+		return m, nil
+	}
+	var err error
+	for _, f := range mapFields(&objs) {
+		if *f.m, err = open(f.name); err != nil {
+			objs.Close()
+			return nil, err
+		}
+	}
+	objs.XvsXdp, err = ebpf.LoadPinnedProgram(filepath.Join(dir, progPin), nil)
+	if err != nil {
+		objs.Close()
+		return nil, fmt.Errorf("load pinned program: %w", err)
+	}
+	return &objs, nil
+}
+
+// Remove deletes the state directory's pins (program, maps, links).
+// Attached interfaces are detached as their links go.
+func Remove(dir string) error {
+	err := os.RemoveAll(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove state dir: %w", err)
+	}
+	return nil
+}
