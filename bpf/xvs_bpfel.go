@@ -61,23 +61,24 @@ const (
 )
 
 type XvsXvsReal struct {
-	_        structs.HostLayout
-	Addr     [16]uint8
-	Port     uint16
-	Af       uint8
-	Fwd      uint8
-	Weight   int32
-	U_thresh uint32
-	L_thresh uint32
-	SvcId    uint32
-	Gen      uint32
-	Flags    uint32
-	Seq      uint32
-	TunType  uint8
-	Pad      uint8
-	TunPort  uint16
-	TunFlags uint16
-	Pad2     uint16
+	_          structs.HostLayout
+	Addr       [16]uint8
+	Port       uint16
+	Af         uint8
+	Fwd        uint8
+	Weight     int32
+	Uthresh    uint32
+	Lthresh    uint32
+	SvcId      uint32
+	Gen        uint32
+	Flags      uint32
+	Seq        uint32
+	TunType    uint8
+	Pad        uint8
+	TunPort    uint16
+	TunFlags   uint16
+	Pad2       uint16
+	LastWeight int32
 }
 
 type XvsXvsRealFlag uint32

@@ -88,8 +88,8 @@ struct xvs_real {
 	__u8 af;
 	__u8 fwd;       /* enum xvs_fwd */
 	__s32 weight;
-	__u32 u_thresh;
-	__u32 l_thresh;
+	__u32 uthresh;
+	__u32 lthresh;
 	__u32 svc_id;
 	__u32 gen;      /* bumped each time the slot is (re)allocated */
 	__u32 flags;    /* XVS_REAL_F_* */
@@ -99,8 +99,9 @@ struct xvs_real {
 	__be16 tun_port;
 	__u16 tun_flags; /* IP_VS_TUNNEL_ENCAP_FLAG_* */
 	__u16 pad2;
+	__s32 last_weight; /* the last weight > 0 set (or the weight when added): what mh tables use, as IPVS */
 };
-_Static_assert(sizeof(struct xvs_real) == 56, "xvs_real size");
+_Static_assert(sizeof(struct xvs_real) == 60, "xvs_real size");
 
 /* Key of xvs_conns: the flow's 5-tuple as seen from the client. */
 struct xvs_conn_key {

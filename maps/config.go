@@ -93,7 +93,7 @@ func (c *Config) AddDest(s *Service, d Dest) (*DestEntry, error) {
 	if e.Dest(&d) != nil {
 		return nil, ErrDestExists
 	}
-	x := &DestEntry{Dest: d, Seq: c.seq()}
+	x := &DestEntry{Dest: d, Seq: c.seq(), LastWeight: d.Weight}
 	e.Dests = append(e.Dests, x)
 	return x, nil
 }
@@ -109,6 +109,9 @@ func (c *Config) EditDest(s *Service, d Dest) error {
 		return ErrNoDest
 	}
 	x.Dest = d
+	if d.Weight != 0 {
+		x.LastWeight = d.Weight
+	}
 	return nil
 }
 

@@ -58,6 +58,7 @@ type DestEntry struct {
 	Dest
 	ID, Gen      uint32 // slot in xvs_reals and its generation (0 until committed)
 	Seq          uint32 // order of addition to the service (higher = newer)
+	LastWeight   int32  // IPVS's last_weight: the weight when added, then the last non-zero weight set
 	Stats        Stats
 	ActiveConns  uint32
 	InactConns   uint32
