@@ -8,11 +8,11 @@ import (
 // Sentinel errors of configuration changes, matching the errno kernel IPVS
 // returns for the same mistake (ipvsadm prints its message from these).
 var (
-	ErrServiceExists   = errors.New("service already exists")    // EEXIST
-	ErrNoService       = errors.New("no such service")           // ESRCH
+	ErrServiceExists   = errors.New("service already exists")     // EEXIST
+	ErrNoService       = errors.New("no such service")            // ESRCH
 	ErrDestExists      = errors.New("destination already exists") // EEXIST
-	ErrNoDest          = errors.New("no such destination")       // ENOENT
-	ErrSchedNotFound   = errors.New("scheduler not found")       // ENOENT
+	ErrNoDest          = errors.New("no such destination")        // ENOENT
+	ErrSchedNotFound   = errors.New("scheduler not found")        // ENOENT
 	ErrPENotFound      = errors.New("persistence engine not found")
 	ErrTooManyServices = errors.New("too many services")
 	ErrTooManyReals    = errors.New("too many real servers")
