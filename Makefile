@@ -1,0 +1,41 @@
+# xvs: build, generate, test, demo, bench.
+GO ?= go
+BIN := bin/xvsadm
+
+.PHONY: all build deps generate check-generated test test-unit demo bench vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/xvsadm
+
+deps:
+	./scripts/deps.sh
+
+# Rebuild the bpf2go outputs (Go bindings and BPF objects) with clang-19.
+generate: deps
+	$(GO) generate ./bpf/...
+
+# CI: the committed bpf2go outputs must be what the sources produce.
+check-generated: generate
+	@git diff --exit-code --stat -- bpf/ || { echo "bpf2go outputs are stale: run make generate and commit"; exit 1; }
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+# Every test: unit, datapath (BPF_PROG_TEST_RUN), end to end in namespaces.
+test: deps check-generated vet
+	$(GO) test -count=1 -timeout 15m ./...
+
+# The main job on an embedded default: client, balancer and three reals in
+# namespaces, a VIP configured with xvsadm, real HTTP through XDP.
+demo: deps build
+	$(GO) run ./tests/demo --xvsadm $(BIN)
+
+# ns/packet under BPF_PROG_TEST_RUN, written to docs/BENCHMARKS.md.
+bench: deps
+	$(GO) run ./tests/bench --out docs/BENCHMARKS.md
+
+clean:
+	rm -rf bin
