@@ -23,6 +23,11 @@
 #define XVS_MH_SIZE 4093
 #endif
 
+/* How long a next hop (egress interface and MACs) from the FIB is reused. */
+#ifndef XVS_NH_TTL_NS
+#define XVS_NH_TTL_NS 1000000000ULL
+#endif
+
 #ifndef XVS_MAX_TX_PORTS
 #define XVS_MAX_TX_PORTS 256
 #endif

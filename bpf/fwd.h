@@ -4,25 +4,28 @@
 
 #include "sched.h"
 
-/* Flags for bpf_fib_lookup: a normal (ingress-perspective) lookup. */
-#ifndef XVS_FIB_FLAGS
-#define XVS_FIB_FLAGS 0
-#endif
-
 /*
- * xvs_fwd_dr sends the frame unchanged but for its MACs to the real: XDP_TX
- * when the real is reached through the ingress interface, a devmap redirect
- * when through another attached one. An unresolved neighbour or a route the
- * datapath can't use passes the packet to the kernel.
+ * xvs_nexthop finds how to reach a real: egress interface and MACs from
+ * bpf_fib_lookup (routes and the kernel's neighbour table), cached per CPU
+ * for XVS_NH_TTL_NS so established flows skip the lookup. An unresolved
+ * neighbour or a route the datapath can't use passes the packet to the kernel.
  */
-static __always_inline int xvs_fwd_dr(struct xdp_md *ctx, const struct xvs_pkt *p, const struct xvs_real *real)
+static __always_inline int xvs_nexthop(struct xdp_md *ctx, const struct xvs_pkt *p, const struct xvs_dst *d,
+				       __u64 now, struct xvs_nexthop **out)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
+	const struct xvs_real *real = d->real;
 	struct bpf_fib_lookup fib = {};
-	__u32 ifindex;
+	struct xvs_nexthop *nh;
+	__u32 id = d->real_id;
 	long rc;
+
+	nh = bpf_map_lookup_elem(&xvs_nh_cache, &id);
+	if (!nh)
+		return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
+	if (nh->real_gen == real->gen && nh->expires_ns > now) {
+		*out = nh;
+		return XVS_CONTINUE;
+	}
 
 	fib.ifindex = ctx->ingress_ifindex;
 	fib.l4_protocol = p->key.proto;
@@ -39,19 +42,44 @@ static __always_inline int xvs_fwd_dr(struct xdp_md *ctx, const struct xvs_pkt *
 		__builtin_memcpy(fib.ipv6_src, p->key.saddr, 16);
 		__builtin_memcpy(fib.ipv6_dst, real->addr, 16);
 	}
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), XVS_FIB_FLAGS);
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return xvs_verdict(XVS_V_PASS_NO_NEIGH, XDP_PASS);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
+	nh->expires_ns = now + XVS_NH_TTL_NS;
+	nh->real_gen = real->gen;
+	nh->ifindex = fib.ifindex;
+	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+	*out = nh;
+	return XVS_CONTINUE;
+}
 
-	ifindex = fib.ifindex;
+/*
+ * xvs_fwd_dr sends the frame unchanged but for its MACs to the real: XDP_TX
+ * when the real is reached through the ingress interface, a devmap redirect
+ * when through another attached one.
+ */
+static __always_inline int xvs_fwd_dr(struct xdp_md *ctx, const struct xvs_pkt *p, const struct xvs_dst *d, __u64 now)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct xvs_nexthop *nh = NULL;
+	__u32 ifindex;
+	int ret;
+
+	ret = xvs_nexthop(ctx, p, d, now, &nh);
+	if (ret != XVS_CONTINUE)
+		return ret;
+	ifindex = nh->ifindex;
 	if (ifindex != ctx->ingress_ifindex && !bpf_map_lookup_elem(&xvs_tx_ports, &ifindex))
 		return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
 	if ((void *)(eth + 1) > end)
 		return xvs_verdict(XVS_V_PASS_MALFORMED, XDP_PASS);
-	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
 	if (ifindex == ctx->ingress_ifindex)
 		return xvs_verdict(XVS_V_TX, XDP_TX);
 	xvs_verdict(XVS_V_REDIRECT, 0);
@@ -59,11 +87,11 @@ static __always_inline int xvs_fwd_dr(struct xdp_md *ctx, const struct xvs_pkt *
 }
 
 /* xvs_forward sends the packet to its real by the real's forwarding method. */
-static __always_inline int xvs_forward(struct xdp_md *ctx, const struct xvs_pkt *p, const struct xvs_real *real)
+static __always_inline int xvs_forward(struct xdp_md *ctx, const struct xvs_pkt *p, const struct xvs_dst *d, __u64 now)
 {
-	switch (real->fwd) {
+	switch (d->real->fwd) {
 	case XVS_FWD_DROUTE:
-		return xvs_fwd_dr(ctx, p, real);
+		return xvs_fwd_dr(ctx, p, d, now);
 	default:
 		return xvs_verdict(XVS_V_PASS_UNSUPPORTED, XDP_PASS);
 	}

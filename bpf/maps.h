@@ -62,6 +62,14 @@ struct {
 	__type(value, struct xvs_stats);
 } xvs_real_stats SEC(".maps");
 
+/* Next hops from bpf_fib_lookup, cached per CPU by real id for XVS_NH_TTL_NS. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XVS_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct xvs_nexthop);
+} xvs_nh_cache SEC(".maps");
+
 /* Packets per verdict (enum xvs_verdict). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

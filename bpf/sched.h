@@ -84,10 +84,9 @@ static __always_inline int xvs_schedule(const struct xvs_pkt *p, const struct xv
  * SYN (a new connection reusing the tuple) on a quiesced real, or any packet
  * whose real is gone, is scheduled again.
  */
-static __always_inline int xvs_conn_dst(const struct xvs_pkt *p, const struct xvs_svc *svc, struct xvs_dst *d)
+static __always_inline int xvs_conn_dst(const struct xvs_pkt *p, const struct xvs_svc *svc, struct xvs_dst *d, __u64 now)
 {
 	int syn = p->key.proto == IPPROTO_TCP && (p->tcp_flags & (XVS_TCP_SYN | XVS_TCP_ACK)) == XVS_TCP_SYN;
-	__u64 now = bpf_ktime_get_ns();
 	struct xvs_conn *c, nc = {};
 	int ret;
 

@@ -14,7 +14,7 @@
  *
  * where fold is the IPv4 address, or the XOR of the four 32-bit words of an
  * IPv6 address, for the service's family. A client's slot is
- * xvs_mh_hash(...) % table size with offset 0; port is the client's source
+ * xvs_mh_hashkey(...) % table size with offset 0; port is the client's source
  * port when the service has the mh-port flag (IP_VS_SVC_F_SCHED2), else 0.
  * The mh-fallback flag (IP_VS_SVC_F_SCHED1) rehashes with offset
  * (ihash + i) % size, i = 0, 1, ... while the dest found is unavailable.
@@ -96,7 +96,7 @@ static __always_inline __u32 xvs_mh_fold6(const __be32 *addr)
 }
 
 /* ip_vs_mh_hashkey with the first key: fold from xvs_mh_fold4/6, port as on the wire. */
-static __always_inline __u32 xvs_mh_hash(__u32 fold, __be16 port, __u32 offset)
+static __always_inline __u32 xvs_mh_hashkey(__u32 fold, __be16 port, __u32 offset)
 {
 	return xvs_hsiphash_1u32(offset + xvs_ntohs(port) + fold, XVS_MH_KEY1, XVS_MH_KEY1);
 }

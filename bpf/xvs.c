@@ -10,6 +10,7 @@ const enum xvs_fwd *xvs_unused_fwd __attribute__((unused));
 const enum xvs_sched *xvs_unused_sched __attribute__((unused));
 const enum xvs_real_flag *xvs_unused_real_flag __attribute__((unused));
 const enum xvs_verdict *xvs_unused_verdict __attribute__((unused));
+const struct xvs_nexthop *xvs_unused_nexthop __attribute__((unused));
 
 SEC("xdp")
 int xvs_xdp(struct xdp_md *ctx)
@@ -17,6 +18,7 @@ int xvs_xdp(struct xdp_md *ctx)
 	struct xvs_pkt p = {};
 	struct xvs_dst d = {};
 	struct xvs_svc *svc;
+	__u64 now;
 	int ret;
 
 	ret = xvs_parse(ctx, &p);
@@ -25,10 +27,11 @@ int xvs_xdp(struct xdp_md *ctx)
 	svc = xvs_svc_lookup(&p);
 	if (!svc)
 		return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);
-	ret = xvs_conn_dst(&p, svc, &d);
+	now = bpf_ktime_get_coarse_ns();
+	ret = xvs_conn_dst(&p, svc, &d, now);
 	if (ret != XVS_CONTINUE)
 		return ret;
-	ret = xvs_forward(ctx, &p, d.real);
+	ret = xvs_forward(ctx, &p, &d, now);
 	if (ret == XDP_TX || ret == XDP_REDIRECT)
 		xvs_account(svc->id, d.real_id, p.l3_len, d.is_new);
 	return ret;

@@ -60,6 +60,16 @@ const (
 	XvsXvsFwdXVS_FWD_BYPASS    XvsXvsFwd = 4
 )
 
+type XvsXvsNexthop struct {
+	_         structs.HostLayout
+	ExpiresNs uint64
+	RealGen   uint32
+	Ifindex   uint32
+	Dmac      [6]uint8
+	Smac      [6]uint8
+	Pad       uint32
+}
+
 type XvsXvsReal struct {
 	_          structs.HostLayout
 	Addr       [16]uint8
@@ -172,6 +182,7 @@ const (
 	XvsMapXvsConfig         = "xvs_config"
 	XvsMapXvsConns          = "xvs_conns"
 	XvsMapXvsMh             = "xvs_mh"
+	XvsMapXvsNhCache        = "xvs_nh_cache"
 	XvsMapXvsRealStats      = "xvs_real_stats"
 	XvsMapXvsReals          = "xvs_reals"
 	XvsMapXvsSvcStats       = "xvs_svc_stats"
@@ -182,6 +193,7 @@ const (
 	XvsVarXvsMhSize         = "xvs_mh_size"
 	XvsVarXvsUnusedAf       = "xvs_unused_af"
 	XvsVarXvsUnusedFwd      = "xvs_unused_fwd"
+	XvsVarXvsUnusedNexthop  = "xvs_unused_nexthop"
 	XvsVarXvsUnusedRealFlag = "xvs_unused_real_flag"
 	XvsVarXvsUnusedSched    = "xvs_unused_sched"
 	XvsVarXvsUnusedSvcFlag  = "xvs_unused_svc_flag"
@@ -240,6 +252,7 @@ type XvsMapSpecs struct {
 	XvsConfig    *ebpf.MapSpec `ebpf:"xvs_config"`
 	XvsConns     *ebpf.MapSpec `ebpf:"xvs_conns"`
 	XvsMh        *ebpf.MapSpec `ebpf:"xvs_mh"`
+	XvsNhCache   *ebpf.MapSpec `ebpf:"xvs_nh_cache"`
 	XvsRealStats *ebpf.MapSpec `ebpf:"xvs_real_stats"`
 	XvsReals     *ebpf.MapSpec `ebpf:"xvs_reals"`
 	XvsSvcStats  *ebpf.MapSpec `ebpf:"xvs_svc_stats"`
@@ -255,6 +268,7 @@ type XvsVariableSpecs struct {
 	XvsMhSize         *ebpf.VariableSpec `ebpf:"xvs_mh_size"`
 	XvsUnusedAf       *ebpf.VariableSpec `ebpf:"xvs_unused_af"`
 	XvsUnusedFwd      *ebpf.VariableSpec `ebpf:"xvs_unused_fwd"`
+	XvsUnusedNexthop  *ebpf.VariableSpec `ebpf:"xvs_unused_nexthop"`
 	XvsUnusedRealFlag *ebpf.VariableSpec `ebpf:"xvs_unused_real_flag"`
 	XvsUnusedSched    *ebpf.VariableSpec `ebpf:"xvs_unused_sched"`
 	XvsUnusedSvcFlag  *ebpf.VariableSpec `ebpf:"xvs_unused_svc_flag"`
@@ -284,6 +298,7 @@ type XvsMaps struct {
 	XvsConfig    *ebpf.Map `ebpf:"xvs_config"`
 	XvsConns     *ebpf.Map `ebpf:"xvs_conns"`
 	XvsMh        *ebpf.Map `ebpf:"xvs_mh"`
+	XvsNhCache   *ebpf.Map `ebpf:"xvs_nh_cache"`
 	XvsRealStats *ebpf.Map `ebpf:"xvs_real_stats"`
 	XvsReals     *ebpf.Map `ebpf:"xvs_reals"`
 	XvsSvcStats  *ebpf.Map `ebpf:"xvs_svc_stats"`
@@ -297,6 +312,7 @@ func (m *XvsMaps) Close() error {
 		m.XvsConfig,
 		m.XvsConns,
 		m.XvsMh,
+		m.XvsNhCache,
 		m.XvsRealStats,
 		m.XvsReals,
 		m.XvsSvcStats,
@@ -313,6 +329,7 @@ type XvsVariables struct {
 	XvsMhSize         *ebpf.Variable `ebpf:"xvs_mh_size"`
 	XvsUnusedAf       *ebpf.Variable `ebpf:"xvs_unused_af"`
 	XvsUnusedFwd      *ebpf.Variable `ebpf:"xvs_unused_fwd"`
+	XvsUnusedNexthop  *ebpf.Variable `ebpf:"xvs_unused_nexthop"`
 	XvsUnusedRealFlag *ebpf.Variable `ebpf:"xvs_unused_real_flag"`
 	XvsUnusedSched    *ebpf.Variable `ebpf:"xvs_unused_sched"`
 	XvsUnusedSvcFlag  *ebpf.Variable `ebpf:"xvs_unused_svc_flag"`

@@ -137,6 +137,17 @@ struct xvs_stats {
 };
 _Static_assert(sizeof(struct xvs_stats) == 40, "xvs_stats size");
 
+/* A cached next hop of a real (xvs_nh_cache, per CPU, by real id). */
+struct xvs_nexthop {
+	__u64 expires_ns; /* bpf_ktime_get_ns() after which the FIB is asked again */
+	__u32 real_gen;   /* the real it was looked up for */
+	__u32 ifindex;    /* egress interface */
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xvs_nexthop) == 32, "xvs_nexthop size");
+
 /* Datapath counters of verdicts, for status and debugging (xvs_verdicts index). */
 enum xvs_verdict {
 	XVS_V_PASS_NOT_IP = 0,

@@ -54,6 +54,6 @@ func mapFields(o *bpf.XvsObjects) []mapField {
 		{bpf.XvsMapXvsMh, &o.XvsMh}, {bpf.XvsMapXvsRealStats, &o.XvsRealStats},
 		{bpf.XvsMapXvsReals, &o.XvsReals}, {bpf.XvsMapXvsSvcStats, &o.XvsSvcStats},
 		{bpf.XvsMapXvsSvcs, &o.XvsSvcs}, {bpf.XvsMapXvsTxPorts, &o.XvsTxPorts},
-		{bpf.XvsMapXvsVerdicts, &o.XvsVerdicts},
+		{bpf.XvsMapXvsVerdicts, &o.XvsVerdicts}, {bpf.XvsMapXvsNhCache, &o.XvsNhCache},
 	}
 }

@@ -2,6 +2,7 @@ package datapath
 
 import (
 	"net/netip"
+	"runtime"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -141,3 +142,7 @@ func (f *fixture) verdicts() map[string]uint64 {
 	}
 	return out
 }
+
+func newStore(objs *bpf.XvsObjects) *maps.BPFStore { return maps.NewBPFStore(loader.StoreMaps(objs)) }
+
+func numCPU() int { return runtime.NumCPU() }
