@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/google/gopacket/layers"
 
 	"github.com/xvs-lb/xvs/bpf"
+	"github.com/xvs-lb/xvs/maps"
 )
 
 const (
@@ -265,3 +267,46 @@ func TestCounters(t *testing.T) {
 }
 
 var _ = net.IPv4len
+
+// The datapath's choice equals the Go model of kernel IPVS's mh (hash and table).
+func TestMaglevMatchesModel(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		f := newFixture(t)
+		vip, r := "10.0.0.100:80", func(i int) string { return fmt.Sprintf("10.0.0.%d:80", 10+i) }
+		if v6 {
+			vip, r = "[fd00::100]:80", func(i int) string { return fmt.Sprintf("[fd00::%d]:80", 10+i) }
+		}
+		s := f.svc("tcp", vip, "mh", 0)
+		for i, w := range []int32{1, 2, 3} {
+			f.real(s, r(i+1), bpf.FwdDRoute, w)
+		}
+		cfg, err := f.store.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := cfg.Service(s)
+		var ds []maps.MaglevDest
+		mac := map[uint32]byte{}
+		for i := len(e.Dests) - 1; i >= 0; i-- { // IPVS list order: newest first
+			d := e.Dests[i]
+			ds = append(ds, maps.MaglevDest{Addr: d.Addr, Port: d.Port, Weight: d.LastWeight, ID: d.ID})
+			mac[d.ID] = realMACs[d.Addr.String()][5]
+		}
+		af := uint8(4)
+		if v6 {
+			af = 6
+		}
+		table := maps.MaglevTableAF(af, ds, maps.MaglevDefaultSize)
+		got := f.flows(300, "S", v6)
+		for i := range 300 {
+			src := netip.MustParseAddr(fmt.Sprintf("10.1.%d.%d", i/250, i%250+1))
+			if v6 {
+				src = netip.MustParseAddr(fmt.Sprintf("fd01::%x", i+1))
+			}
+			want := maps.MaglevLookup(table, af, src, 0, false, func(uint32) bool { return true })
+			if got[i] != mac[want] {
+				t.Fatalf("v6=%v flow %d from %s: datapath chose %#x, model %#x", v6, i, src, got[i], mac[want])
+			}
+		}
+	}
+}
