@@ -90,6 +90,9 @@ static __always_inline int xvs_conn_dst(const struct xvs_pkt *p, const struct xv
 	struct xvs_conn *c, nc = {};
 	int ret;
 
+	if (svc->flags & XVS_SVC_F_PERSISTENT) /* persistence templates: not in the datapath yet */
+		return xvs_verdict(XVS_V_PASS_UNSUPPORTED, XDP_PASS);
+
 	c = bpf_map_lookup_elem(&xvs_conns, &p->key);
 	if (c && c->svc_id == svc->id) {
 		d->real = xvs_real_get(c->real_id, c->real_gen, svc->id);

@@ -122,14 +122,16 @@ func TestUnsupportedPassed(t *testing.T) {
 	f.real(rr, "10.0.0.11:80", bpf.FwdDRoute, 1)
 	nat := f.svc("tcp", "10.0.0.100:81", "mh", 0)
 	f.real(nat, "10.0.0.11:8080", bpf.FwdMasq, 1)
-	for _, dst := range []string{"10.0.0.100:80", "10.0.0.100:81"} {
+	persist := f.svc("tcp", "10.0.0.100:82", "mh", bpf.SvcPersistent)
+	f.real(persist, "10.0.0.11:82", bpf.FwdDRoute, 1)
+	for _, dst := range []string{"10.0.0.100:80", "10.0.0.100:81", "10.0.0.100:82"} {
 		in := pkt{proto: "tcp", src: "10.1.0.5:40000", dst: dst, flags: "S"}.frame()
 		if verdict, out := f.run(in); verdict != xdpPass || !bytes.Equal(out, in) {
 			t.Fatalf("%s: verdict %d, want untouched XDP_PASS", dst, verdict)
 		}
 	}
-	if got := f.verdicts()["pass_unsupported"]; got != 2 {
-		t.Fatalf("pass_unsupported = %d, want 2", got)
+	if got := f.verdicts()["pass_unsupported"]; got != 3 {
+		t.Fatalf("pass_unsupported = %d, want 3", got)
 	}
 }
 
