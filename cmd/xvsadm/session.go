@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/xvs-lb/xvs/maps"
+)
+
+// session is one run of the ipvsadm grammar: the store, opened on first
+// use and held (locked) until close, and, during -R --atomic, the
+// configuration the lines change.
+type session struct {
+	o       *rootOptions
+	prog    string
+	store   maps.Store
+	pending *maps.Config // -R --atomic: changes collect here, committed once
+}
+
+// open returns the store, opening it on first use.
+func (s *session) open() (maps.Store, error) {
+	if s.store != nil {
+		return s.store, nil
+	}
+	st, err := s.o.openStore(s.o.stateDir)
+	if err != nil {
+		return nil, failf(2, "Can't initialize ipvs: open store %s: %v\n"+
+			"Is the xvs datapath loaded (xvsadm attach IFACE)?", s.o.stateDir, err)
+	}
+	s.store = st
+	return st, nil
+}
+
+// close releases the store's lock.
+func (s *session) close() error {
+	if s.store == nil {
+		return nil
+	}
+	err := s.store.Close()
+	s.store = nil
+	if err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// load returns the current configuration (with the changes of an atomic
+// restore so far).
+func (s *session) load() (*maps.Config, error) {
+	if s.pending != nil {
+		return s.pending, nil
+	}
+	st, err := s.open()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := st.Load()
+	if err != nil {
+		return nil, &exitError{code: 1, msg: fmt.Sprintf("load configuration: %v", err)}
+	}
+	return cfg, nil
+}
+
+// change applies f to a copy of the configuration and commits it; f's
+// error, worded for op, leaves the store untouched. During an atomic
+// restore the change only goes to the pending configuration.
+func (s *session) change(op ipvsOp, f func(cfg *maps.Config) error) error {
+	if s.pending != nil {
+		next := s.pending.Clone()
+		if err := f(next); err != nil {
+			return &opError{msg: ipvsStrerror(op, err)}
+		}
+		s.pending = next
+		return nil
+	}
+	st, err := s.open()
+	if err != nil {
+		return err
+	}
+	cfg, err := st.Load()
+	if err != nil {
+		return &opError{msg: fmt.Sprintf("load configuration: %v", err)}
+	}
+	next := cfg.Clone()
+	if err := f(next); err != nil {
+		return &opError{msg: ipvsStrerror(op, err)}
+	}
+	if err := st.Commit(next); err != nil {
+		return &opError{msg: ipvsStrerror(op, fmt.Errorf("commit: %w", err))}
+	}
+	return nil
+}

@@ -1,0 +1,316 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xvs-lb/xvs/tests/topo"
+)
+
+// TestDirectRouting drives a balancer in direct-routing mode end to end,
+// for each address family and XDP mode: plain kernel forwarding first,
+// then xvsadm attaches, configures an mh service with three reals and
+// must spread the client's sources over them, keep each source on one
+// real, count what it forwarded, stop sending new connections to a real
+// of weight 0, and give forwarding back to the kernel on detach.
+func TestDirectRouting(t *testing.T) {
+	requireXvsadm(t)
+	for _, vip := range []netip.Addr{topo.VIP4, topo.VIP6} {
+		fam := "IPv4"
+		if vip.Is6() {
+			fam = "IPv6"
+		}
+		for _, mode := range []struct {
+			name string
+			want topo.XDPMode
+		}{
+			{"native", topo.XDPNative},
+			{"generic", topo.XDPGeneric},
+		} {
+			t.Run(fam+"/"+mode.name, func(t *testing.T) {
+				t.Parallel()
+				testDirectRouting(t, vip, mode.name, mode.want)
+			})
+		}
+	}
+}
+
+// hostPort writes an address and port as ipvsadm does ([v6]:port).
+func hostPort(a netip.Addr, port uint16) string { return netip.AddrPortFrom(a, port).String() }
+
+func testDirectRouting(t *testing.T, vip netip.Addr, mode string, wantMode topo.XDPMode) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	d, err := topo.NewDR(t, topo.DROptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("topology %s: namespaces xvs-%s-{sw,lb,client,r1,r2,r3}", d.Suffix, d.Suffix)
+	if err := d.ResolveReals(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r1, r2, r3 := d.Real("r1"), d.Real("r2"), d.Real("r3")
+	svc := hostPort(vip, 80)
+	srcs := d.Sources(vip)
+	tr := &traffic{t: t, d: d, vip: vip}
+
+	// Without XDP the balancer's kernel routes the VIP to r1.
+	if err := d.RouteVIPVia(r1); err != nil {
+		t.Fatal(err)
+	}
+	tr.expectOnly(ctx, "before attach", "r1")
+
+	x := newXvsadm(t, d.LB.NS)
+	tr.x = x
+	x.run("attach", topo.Iface, "--mode", mode)
+	checkXDP(t, d, wantMode)
+	x.run("-A", "-t", svc, "-s", "mh")
+	for _, r := range d.Reals {
+		x.run("-a", "-t", svc, "-r", hostPort(r.Addr(vip), 80), "-g", "-w", "1")
+	}
+
+	// Every command ran in its own process: the state is in the pins.
+	l, err := parseList(x.run("-L", "-n"))
+	if err != nil {
+		t.Fatalf("xvsadm -L -n: %v", err)
+	}
+	checkListed(t, l, svc, map[string]int{"r1": 1, "r2": 1, "r3": 1}, d, vip)
+	checkXDP(t, d, wantMode) // still attached, no xvsadm process running
+
+	// Two rounds: one request from each source in each.
+	a := tr.round(ctx, "round 1")
+	b := tr.round(ctx, "round 2")
+	counts := map[string]int{}
+	for _, s := range srcs {
+		if a.bySrc[s] != b.bySrc[s] {
+			t.Errorf("source %s went to %s, then to %s: mh must keep a source on one real", s, a.bySrc[s], b.bySrc[s])
+		}
+		counts[a.bySrc[s]]++
+		counts[b.bySrc[s]]++
+	}
+	total := 2 * len(srcs)
+	t.Logf("with XDP (%s): %v over %d requests", mode, counts, total)
+	for _, r := range d.Reals {
+		if share := float64(counts[r.Name]) / float64(total); share < 0.10 {
+			t.Errorf("%s answered %d of %d requests (%.0f%%), want at least 10%%", r.Name, counts[r.Name], total, 100*share)
+		}
+	}
+	checkStats(t, x, svc, vip, d, counts)
+
+	save := x.run("-S", "-n")
+	for _, want := range []string{
+		"-A -t " + svc + " -s mh",
+		"-a -t " + svc + " -r " + hostPort(r2.Addr(vip), 80) + " -g -w 1",
+	} {
+		if !slices.Contains(strings.Split(save, "\n"), want) {
+			t.Errorf("xvsadm -S -n lacks the line %q", want)
+		}
+	}
+	if status := x.run("status"); !strings.Contains(status, topo.Iface) {
+		t.Errorf("xvsadm status does not name %s while attached", topo.Iface)
+	}
+
+	// Weight 0: r2 takes no new connection; the others keep their sources.
+	x.run("-e", "-t", svc, "-r", hostPort(r2.Addr(vip), 80), "-g", "-w", "0")
+	l, err = parseList(x.run("-L", "-n"))
+	if err != nil {
+		t.Fatalf("xvsadm -L -n: %v", err)
+	}
+	checkListed(t, l, svc, map[string]int{"r1": 1, "r2": 0, "r3": 1}, d, vip)
+	c := tr.round(ctx, "after -w 0 on r2")
+	kept, had := 0, 0
+	for _, s := range srcs {
+		if a.bySrc[s] != "r2" {
+			had++
+			if c.bySrc[s] == a.bySrc[s] {
+				kept++
+			}
+		}
+		counts[c.bySrc[s]]++
+	}
+	t.Logf("after r2 weight 0: %v; %d of %d sources on r1/r3 stayed", c.count, kept, had)
+	if c.count["r2"] != 0 {
+		t.Errorf("r2 (weight 0) still got %d new connections", c.count["r2"])
+	}
+	for _, r := range []*topo.Real{r1, r3} {
+		if c.count[r.Name] == 0 {
+			t.Errorf("%s got nothing after r2's weight went to 0", r.Name)
+		}
+	}
+	// Consistent hashing moves few sources that were not on r2.
+	if had > 0 && float64(kept) < 0.75*float64(had) {
+		t.Errorf("only %d of %d sources not on r2 stayed on their real", kept, had)
+	}
+	checkStats(t, x, svc, vip, d, counts)
+
+	// Detach: the kernel's route takes over again.
+	x.run("detach", topo.Iface)
+	checkXDP(t, d, topo.XDPNone)
+	x.run("status")
+	tr.expectOnly(ctx, "after detach", "r1")
+}
+
+// traffic sends rounds of requests from every client source to the VIP.
+type traffic struct {
+	t   *testing.T
+	d   *topo.DR
+	vip netip.Addr
+	x   *xvsadm // for diagnostics, once attached
+}
+
+type roundResult struct {
+	bySrc map[netip.Addr]string // who answered each source
+	count map[string]int        // requests answered per real
+}
+
+// round sends one request from each source and checks that all were
+// answered, and that the reals saw the client's own source address on a
+// connection to the VIP (direct routing changes only the MAC).
+func (tr *traffic) round(ctx context.Context, what string) roundResult {
+	t := tr.t
+	t.Helper()
+	for _, r := range tr.d.Reals {
+		r.HTTP.Reset()
+	}
+	srcs := tr.d.Sources(tr.vip)
+	start := time.Now()
+	res := topo.Burst(ctx, tr.d.Client.NS, srcs, netip.AddrPortFrom(tr.vip, 80), topo.BurstOptions{})
+	rr := roundResult{bySrc: map[netip.Addr]string{}, count: map[string]int{}}
+	var failed []string
+	for _, x := range res {
+		if x.Err != nil {
+			failed = append(failed, fmt.Sprintf("from %s: %v", x.Src, x.Err))
+			continue
+		}
+		rr.bySrc[x.Src] = x.Real
+		rr.count[x.Real]++
+	}
+	t.Logf("%s: %d requests in %v: %v", what, len(srcs), time.Since(start).Round(time.Millisecond), rr.count)
+	if len(failed) > 0 {
+		if tr.x != nil {
+			tr.x.try("-L", "-n", "--stats")
+			tr.x.try("status")
+		}
+		t.Fatalf("%s: %d of %d requests failed:\n%s", what, len(failed), len(srcs), strings.Join(failed[:min(len(failed), 8)], "\n"))
+	}
+	// What the reals saw must match what the client got.
+	seen := map[netip.Addr]string{}
+	for _, r := range tr.d.Reals {
+		for _, h := range r.HTTP.Hits() {
+			if h.Local != netip.AddrPortFrom(tr.vip, 80) {
+				t.Errorf("%s: %s got a connection to %s, want the VIP", what, r.Name, h.Local)
+			}
+			if prev, dup := seen[h.Remote.Addr()]; dup {
+				t.Errorf("%s: source %s seen by %s and %s", what, h.Remote.Addr(), prev, r.Name)
+			}
+			seen[h.Remote.Addr()] = r.Name
+		}
+	}
+	for _, s := range srcs {
+		if seen[s] != rr.bySrc[s] {
+			t.Errorf("%s: %s answered source %s, but the reals saw it at %q (source address not kept?)", what, rr.bySrc[s], s, seen[s])
+		}
+	}
+	return rr
+}
+
+// expectOnly sends a round and checks that only real answered.
+func (tr *traffic) expectOnly(ctx context.Context, what, real string) {
+	tr.t.Helper()
+	rr := tr.round(ctx, what)
+	if rr.count[real] != len(tr.d.Sources(tr.vip)) {
+		tr.t.Errorf("%s: answers %v, want all from %s (kernel route)", what, rr.count, real)
+	}
+}
+
+// checkXDP checks how the kernel says an XDP program is attached to the
+// balancer's interface.
+func checkXDP(t *testing.T, d *topo.DR, want topo.XDPMode) {
+	t.Helper()
+	mode, id, err := topo.XDPAttached(d.LB.NS, topo.Iface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode != want {
+		t.Fatalf("lb %s: XDP %v (prog id %d), want %v", topo.Iface, mode, id, want)
+	}
+}
+
+// checkListed checks that -L -n lists svc with mh and the reals of
+// weights, all in direct routing (Route).
+func checkListed(t *testing.T, l *listing, svc string, weights map[string]int, d *topo.DR, vip netip.Addr) {
+	t.Helper()
+	s := l.service("TCP", svc)
+	if s == nil {
+		t.Fatalf("-L -n does not list TCP %s", svc)
+	}
+	if s.sched != "mh" {
+		t.Errorf("TCP %s: scheduler %q, want mh", svc, s.sched)
+	}
+	if len(s.dests) != len(weights) {
+		t.Errorf("TCP %s: %d reals listed, want %d", svc, len(s.dests), len(weights))
+	}
+	for name, w := range weights {
+		addr := hostPort(d.Real(name).Addr(vip), 80)
+		x := s.dest(addr)
+		if x == nil {
+			t.Errorf("TCP %s: real %s (%s) not listed", svc, addr, name)
+			continue
+		}
+		if x.fwd != "Route" || x.weight != w {
+			t.Errorf("TCP %s: real %s listed %s weight %d, want Route weight %d", svc, addr, x.fwd, x.weight, w)
+		}
+	}
+}
+
+// checkStats checks -L -n --stats against the requests the client got
+// answered through the balancer: a connection per request, per real too.
+func checkStats(t *testing.T, x *xvsadm, svc string, vip netip.Addr, d *topo.DR, counts map[string]int) {
+	t.Helper()
+	m, err := parseStats(x.run("-L", "-n", "--stats"))
+	if err != nil {
+		t.Fatalf("xvsadm -L -n --stats: %v", err)
+	}
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	key := "TCP " + svc
+	s, ok := m[key]
+	if !ok {
+		t.Fatalf("--stats does not list %s", key)
+	}
+	if s.conns != uint64(total) {
+		t.Errorf("%s: Conns %d, want %d (one per request)", key, s.conns, total)
+	}
+	// A request is at least SYN, ACK with the request, and a FIN from
+	// the client: each at least 40 bytes of IP and TCP header.
+	if s.inPkts < 3*uint64(total) || s.inBytes < 40*s.inPkts {
+		t.Errorf("%s: InPkts %d InBytes %d, too few for %d connections", key, s.inPkts, s.inBytes, total)
+	}
+	if s.outPkts != 0 || s.outBytes != 0 {
+		t.Errorf("%s: OutPkts %d OutBytes %d, want 0: replies bypass the balancer in direct routing", key, s.outPkts, s.outBytes)
+	}
+	var sum stats
+	for _, r := range d.Reals {
+		rk := key + " -> " + hostPort(r.Addr(vip), 80)
+		rs, ok := m[rk]
+		if !ok {
+			t.Errorf("--stats does not list %s", rk)
+			continue
+		}
+		if rs.conns != uint64(counts[r.Name]) {
+			t.Errorf("%s (%s): Conns %d, want %d answered by it", rk, r.Name, rs.conns, counts[r.Name])
+		}
+		sum.conns += rs.conns
+		sum.inPkts += rs.inPkts
+	}
+	if sum.conns != s.conns || sum.inPkts != s.inPkts {
+		t.Errorf("%s: reals sum to Conns %d InPkts %d, service has %d %d", key, sum.conns, sum.inPkts, s.conns, s.inPkts)
+	}
+}
