@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -154,14 +153,10 @@ func run(ctx context.Context, o *options) (err error) {
 	}
 
 	fmt.Println("\n# per real server")
-	names := make([]string, 0, len(perReal))
-	for n := range perReal {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, r := range d.Reals {
+		n := perReal[r.Name]
 		fmt.Printf("%-4s %3d requests (%3.0f%%) from %d client addresses\n",
-			n, perReal[n], 100*float64(perReal[n])/float64(o.requests), len(clientsOf[n]))
+			r.Name, n, 100*float64(n)/float64(o.requests), len(clientsOf[r.Name]))
 	}
 	if failed > 0 {
 		fmt.Printf("FAILED %d of %d requests\n", failed, o.requests)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -240,4 +241,53 @@ func Start(env Env, cmd *exec.Cmd) error {
 		_ = cmd.Wait()
 	})
 	return nil
+}
+
+// Forwarded returns how many IPv4 and IPv6 packets the kernel of n has
+// forwarded (ForwDatagrams in /proc/net/snmp, Ip6OutForwDatagrams in
+// /proc/net/snmp6). Packets an XDP program sends itself are not counted:
+// a balancer's XDP program that handles everything leaves them unchanged.
+func (n *Netns) Forwarded() (v4, v6 uint64, err error) {
+	err = n.Do(func() error {
+		// /proc/net is the namespace of the main thread: read the
+		// thread's own.
+		snmp, err := os.ReadFile("/proc/thread-self/net/snmp")
+		if err != nil {
+			return err
+		}
+		var head []string
+		for _, line := range strings.Split(string(snmp), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 0 || f[0] != "Ip:" {
+				continue
+			}
+			if head == nil {
+				head = f
+				continue
+			}
+			for i := 1; i < len(f) && i < len(head); i++ {
+				if head[i] == "ForwDatagrams" {
+					v4, err = strconv.ParseUint(f[i], 10, 64)
+				}
+			}
+			break
+		}
+		if err != nil {
+			return err
+		}
+		snmp6, err := os.ReadFile("/proc/thread-self/net/snmp6")
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(snmp6), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "Ip6OutForwDatagrams" {
+				v6, err = strconv.ParseUint(f[1], 10, 64)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("netns %s: forwarding counters: %w", n.Name, err)
+	}
+	return v4, v6, err
 }

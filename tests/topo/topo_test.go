@@ -160,6 +160,10 @@ func TestPlainForwarding(t *testing.T) {
 					x.HTTP.Reset()
 				}
 				srcs := d.Sources(vip)
+				f4, f6, err := d.LB.NS.Forwarded()
+				if err != nil {
+					t.Fatal(err)
+				}
 				res := topo.Burst(ctx, d.Client.NS, srcs, netip.AddrPortFrom(vip, 80), topo.BurstOptions{})
 				for _, x := range res {
 					if x.Err != nil {
@@ -167,6 +171,18 @@ func TestPlainForwarding(t *testing.T) {
 					} else if x.Real != via {
 						t.Errorf("from %s: answered by %s, want %s", x.Src, x.Real, via)
 					}
+				}
+				g4, g6, err := d.LB.NS.Forwarded()
+				if err != nil {
+					t.Fatal(err)
+				}
+				fwd := g4 - f4
+				if vip.Is6() {
+					fwd = g6 - f6
+				}
+				// SYN, ACK, request, FIN at least, for each request.
+				if fwd < 4*uint64(len(srcs)) {
+					t.Errorf("the balancer's kernel forwarded %d packets for %d requests", fwd, len(srcs))
 				}
 				hits := r.HTTP.Hits()
 				if len(hits) != len(srcs) {
