@@ -6,9 +6,15 @@
 // -R --atomic (a whole rule file or nothing), and the subcommands attach,
 // detach and status.
 //
-// One file per concept: popt.go is the option scanner, optable.go the
-// option table, parse.go ipvsadm's parse_options, check.go its legality
-// tables, process.go the checks and dispatch of one command line, ops.go the
-// kernel's rules for each change, list.go/conns.go/daemon.go the listings,
-// restore.go the -R reader, sort.go ipvsadm's and the kernel's orders.
+// One file per concept: run.go picks the grammar and takes the global
+// options, root.go registers the cobra subcommands, popt.go is the option
+// scanner, optable.go ipvsadm's option table, parse.go its parse_options,
+// check.go its legality tables, process.go the checks and dispatch of one
+// command line, ops.go kernel IPVS's rules for each change, errors.go the
+// messages and exit codes, list.go/conns.go/daemon.go/jsonfmt.go the
+// listings, restore.go -R, sort.go ipvsadm's and the kernel's orders,
+// names.go host and service names, store_open.go the store hook.
+//
+// ipvsadm_ref_test.go replays testdata/ipvsadm-ref, the captured output of
+// the real ipvsadm, byte for byte.
 package main

@@ -302,7 +302,7 @@ func parseOption(c int, optarg *string, ce *commandEntry, schedFlags *string, ns
 		}
 		a, err := netip.ParseAddr(arg)
 		if strings.Contains(arg, ":") {
-			if err != nil || !a.Is6() || a.Zone() != "" || !a.IsMulticast() {
+			if err != nil || !a.Is6() || a.Zone() != "" || a.As16()[0] != 0xff {
 				return failf(2, "invalid IPv6 mcast-group `%s'", arg)
 			}
 		} else if err != nil || !a.Is4() || !a.IsMulticast() {

@@ -119,6 +119,7 @@ func (s *session) zero(ce *commandEntry) error {
 		}
 		svc = &sv
 	}
+	s.cur = nil // the counters change under it
 	if err := st.ZeroStats(svc); err != nil {
 		return &opError{msg: ipvsStrerror(opZeroService, err)}
 	}

@@ -14,6 +14,9 @@ type session struct {
 	prog    string
 	store   maps.Store
 	pending *maps.Config // -R --atomic: changes collect here, committed once
+	// cur is the configuration last loaded or committed by change: while
+	// the store is open it is locked, so -R need not reload it per line.
+	cur *maps.Config
 }
 
 // open returns the store, opening it on first use.
@@ -36,7 +39,7 @@ func (s *session) close() error {
 		return nil
 	}
 	err := s.store.Close()
-	s.store = nil
+	s.store, s.cur = nil, nil
 	if err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
@@ -60,31 +63,33 @@ func (s *session) load() (*maps.Config, error) {
 	return cfg, nil
 }
 
-// change applies f to a copy of the configuration and commits it; f's
-// error, worded for op, leaves the store untouched. During an atomic
-// restore the change only goes to the pending configuration.
+// change applies f to the configuration and commits it; f's error,
+// worded for op, leaves the store untouched. During an atomic restore the
+// change only goes to the pending configuration.
 func (s *session) change(op ipvsOp, f func(cfg *maps.Config) error) error {
+	// f changes nothing when it fails (the model's rules), so it may work
+	// on the configuration in place.
 	if s.pending != nil {
-		next := s.pending.Clone()
-		if err := f(next); err != nil {
+		if err := f(s.pending); err != nil {
 			return &opError{msg: ipvsStrerror(op, err)}
 		}
-		s.pending = next
 		return nil
 	}
 	st, err := s.open()
 	if err != nil {
 		return err
 	}
-	cfg, err := st.Load()
-	if err != nil {
-		return &opError{msg: fmt.Sprintf("load configuration: %v", err)}
+	if s.cur == nil {
+		if s.cur, err = st.Load(); err != nil {
+			s.cur = nil
+			return &opError{msg: fmt.Sprintf("load configuration: %v", err)}
+		}
 	}
-	next := cfg.Clone()
-	if err := f(next); err != nil {
+	if err := f(s.cur); err != nil {
 		return &opError{msg: ipvsStrerror(op, err)}
 	}
-	if err := st.Commit(next); err != nil {
+	if err := st.Commit(s.cur); err != nil {
+		s.cur = nil // reload what the store holds
 		return &opError{msg: ipvsStrerror(op, fmt.Errorf("commit: %w", err))}
 	}
 	return nil
