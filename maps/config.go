@@ -29,7 +29,12 @@ func (c *Config) Service(s *Service) *ServiceEntry {
 	return nil
 }
 
+// seq returns the next creation number; the first call scans what was loaded.
 func (c *Config) seq() uint32 {
+	if c.nextSeq != 0 {
+		c.nextSeq++
+		return c.nextSeq
+	}
 	for _, s := range c.Services {
 		c.nextSeq = max(c.nextSeq, s.Seq)
 		for _, d := range s.Dests {

@@ -98,8 +98,9 @@ var sentinelErrnos = []struct {
 	{maps.ErrNoDest, unix.ENOENT},
 	{maps.ErrSchedNotFound, unix.ENOENT},
 	{maps.ErrPENotFound, unix.ENOENT},
-	{maps.ErrTooManyServices, unix.ENOMEM},
-	{maps.ErrTooManyReals, unix.ENOMEM},
+	// ErrTooManyServices and ErrTooManyReals are the datapath's limits,
+	// which kernel IPVS does not have: their own text says more than
+	// ENOMEM's "Memory allocation problem".
 }
 
 // errnoOf finds the errno an error stands for.
