@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -137,14 +136,4 @@ func loadPinned(dir string) (*bpf.XvsObjects, error) {
 		return nil, fmt.Errorf("load pinned program: %w", err)
 	}
 	return &objs, nil
-}
-
-// Remove deletes the state directory's pins (program, maps, links).
-// Attached interfaces are detached as their links go.
-func Remove(dir string) error {
-	err := os.RemoveAll(dir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove state dir: %w", err)
-	}
-	return nil
 }

@@ -14,6 +14,16 @@ import (
 	"github.com/xvs-lb/xvs/maps"
 )
 
+// withState runs f on the opened, locked state directory.
+func withState(o *rootOptions, f func(*loader.State) error) error {
+	st, err := loader.Open(o.stateDir, loader.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return f(st)
+}
+
 // newAttachCmd: xvsadm attach IFACE [--mode auto|native|generic].
 func newAttachCmd(o *rootOptions) *cobra.Command {
 	var mode string
@@ -22,17 +32,14 @@ func newAttachCmd(o *rootOptions) *cobra.Command {
 		Short: "Attach the XDP balancer to an interface (stays attached after xvsadm exits)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := loader.Open(o.stateDir, loader.Options{})
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			used, err := st.Attach(args[0], loader.Mode(mode))
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(o.stdout, "attached to %s in %s mode (IPv4/IPv6 forwarding enabled on %s)\n", args[0], used, args[0])
-			return nil
+			return withState(o, func(st *loader.State) error {
+				used, err := st.Attach(args[0], loader.Mode(mode))
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(o.stdout, "attached to %s in %s mode (IPv4/IPv6 forwarding enabled on %s)\n", args[0], used, args[0])
+				return nil
+			})
 		},
 	}
 	c.Flags().StringVar(&mode, "mode", string(loader.ModeAuto), "auto (native, else generic), native or generic")
@@ -46,16 +53,13 @@ func newDetachCmd(o *rootOptions) *cobra.Command {
 		Short: "Detach the XDP balancer from an interface",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := loader.Open(o.stateDir, loader.Options{})
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := st.Detach(args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(o.stdout, "detached from %s\n", args[0])
-			return nil
+			return withState(o, func(st *loader.State) error {
+				if err := st.Detach(args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(o.stdout, "detached from %s\n", args[0])
+				return nil
+			})
 		},
 	}
 }
@@ -82,36 +86,36 @@ func newStatusCmd(o *rootOptions) *cobra.Command {
 		Short: "Show where the balancer is attached, its program, maps and counters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := loader.Open(o.stateDir, loader.Options{})
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			s, err := st.Status()
-			if err != nil {
-				return err
-			}
-			cfg, err := maps.NewBPFStore(loader.StoreMaps(st.Objs)).Load()
-			if err != nil {
-				return err
-			}
-			r := statusReport{Status: s, KernelIPVS: kernelIPVS()}
-			for _, e := range cfg.Services {
-				r.Services++
-				r.Reals += len(e.Dests)
-				if why := unsupported(e); why != "" {
-					r.PassedToKernel = append(r.PassedToKernel, passedService{serviceName(e), why})
-				}
-			}
-			if o.format == "json" {
-				enc := json.NewEncoder(o.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(r)
-			}
-			printStatus(o, &r)
-			return nil
+			return withState(o, func(st *loader.State) error { return runStatus(o, st) })
 		},
 	}
+}
+
+// runStatus prints the state directory's status, as text or JSON.
+func runStatus(o *rootOptions, st *loader.State) error {
+	s, err := st.Status()
+	if err != nil {
+		return err
+	}
+	cfg, err := maps.NewBPFStore(loader.StoreMaps(st.Objs)).Load()
+	if err != nil {
+		return err
+	}
+	r := statusReport{Status: s, KernelIPVS: kernelIPVS()}
+	for _, e := range cfg.Services {
+		r.Services++
+		r.Reals += len(e.Dests)
+		if why := unsupported(e); why != "" {
+			r.PassedToKernel = append(r.PassedToKernel, passedService{serviceName(e), why})
+		}
+	}
+	if o.format == "json" {
+		enc := json.NewEncoder(o.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	printStatus(o, &r)
+	return nil
 }
 
 func printStatus(o *rootOptions, r *statusReport) {

@@ -3,7 +3,6 @@ package datapath
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/netip"
 	"testing"
 
@@ -267,8 +266,6 @@ func TestCounters(t *testing.T) {
 		t.Fatalf("real stats %+v differ from service stats %+v", d, e.Stats)
 	}
 }
-
-var _ = net.IPv4len
 
 // The datapath's choice equals the Go model of kernel IPVS's mh (hash and table).
 func TestMaglevMatchesModel(t *testing.T) {
