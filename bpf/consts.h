@@ -23,9 +23,21 @@
 #define XVS_MH_SIZE 4093
 #endif
 
+/*
+ * Time in the datapath is jiffies (bpf_jiffies64, inlined by the verifier:
+ * no helper call). HZ is 100 to 1000, so 256 jiffies is 0.256 s to 2.56 s.
+ */
 /* How long a next hop (egress interface and MACs) from the FIB is reused. */
-#ifndef XVS_NH_TTL_NS
-#define XVS_NH_TTL_NS 1000000000ULL
+#ifndef XVS_NH_TTL
+#define XVS_NH_TTL 256
+#endif
+
+/* Per-CPU exact-match flow cache: slots (a power of 2), and how often a cached flow refreshes its xvs_conns entry. */
+#ifndef XVS_FLOW_CACHE_SIZE
+#define XVS_FLOW_CACHE_SIZE 4096
+#endif
+#ifndef XVS_FLOW_REFRESH
+#define XVS_FLOW_REFRESH 64
 #endif
 
 #ifndef XVS_MAX_TX_PORTS

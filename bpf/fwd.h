@@ -7,7 +7,7 @@
 /*
  * xvs_nexthop finds how to reach a real: egress interface and MACs from
  * bpf_fib_lookup (routes and the kernel's neighbour table), cached per CPU
- * for XVS_NH_TTL_NS so established flows skip the lookup. An unresolved
+ * for XVS_NH_TTL jiffies so established flows skip the lookup. An unresolved
  * neighbour or a route the datapath can't use passes the packet to the kernel.
  */
 static __always_inline int xvs_nexthop(struct xdp_md *ctx, const struct xvs_pkt *p, const struct xvs_dst *d,
@@ -22,7 +22,7 @@ static __always_inline int xvs_nexthop(struct xdp_md *ctx, const struct xvs_pkt 
 	nh = bpf_map_lookup_elem(&xvs_nh_cache, &id);
 	if (!nh)
 		return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
-	if (nh->real_gen == real->gen && nh->expires_ns > now) {
+	if (nh->real_gen == real->gen && nh->expires > now) {
 		*out = nh;
 		return XVS_CONTINUE;
 	}
@@ -47,7 +47,7 @@ static __always_inline int xvs_nexthop(struct xdp_md *ctx, const struct xvs_pkt 
 		return xvs_verdict(XVS_V_PASS_NO_NEIGH, XDP_PASS);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
-	nh->expires_ns = now + XVS_NH_TTL_NS;
+	nh->expires = now + XVS_NH_TTL;
 	nh->real_gen = real->gen;
 	nh->ifindex = fib.ifindex;
 	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
@@ -81,8 +81,7 @@ static __always_inline int xvs_fwd_dr(struct xdp_md *ctx, const struct xvs_pkt *
 	__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
 	if (ifindex == ctx->ingress_ifindex)
-		return xvs_verdict(XVS_V_TX, XDP_TX);
-	xvs_verdict(XVS_V_REDIRECT, 0);
+		return XDP_TX;
 	return bpf_redirect_map(&xvs_tx_ports, ifindex, XDP_PASS);
 }
 

@@ -47,7 +47,7 @@ struct {
 	__type(value, struct xvs_conn);
 } xvs_conns SEC(".maps");
 
-/* Counters per service id and per real id. */
+/* Counters per real id, and per service id of the reals it no longer has (see stats.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XVS_MAX_SVCS);
@@ -69,6 +69,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct xvs_nexthop);
 } xvs_nh_cache SEC(".maps");
+
+/* Exact-match flow cache per CPU (see sched.h): established flows skip both hash lookups. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XVS_FLOW_CACHE_SIZE);
+	__type(key, __u32);
+	__type(value, struct xvs_flow_ent);
+} xvs_flow_cache SEC(".maps");
 
 /* Packets per verdict (enum xvs_verdict). */
 struct {

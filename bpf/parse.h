@@ -26,7 +26,7 @@ struct xvs_pkt {
 	__u8 tcp_flags;
 	__u8 tos;                /* IPv4 TOS / IPv6 traffic class */
 	__u8 pad[2];
-};
+} __attribute__((aligned(8))); /* the key is read as 64-bit words by the flow cache */
 
 struct xvs_vlan_hdr {
 	__be16 tci;

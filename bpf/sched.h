@@ -12,6 +12,7 @@ volatile const __u32 xvs_mh_size = XVS_MH_SIZE;
 struct xvs_dst {
 	struct xvs_real *real;
 	__u32 real_id;
+	__u32 svc_id;
 	int is_new; /* a new connection entry was made */
 };
 
@@ -39,6 +40,12 @@ static __always_inline struct xvs_real *xvs_real_get(__u32 id, __u32 gen, __u32 
 	if (gen && r->gen != gen)
 		return NULL;
 	return r;
+}
+
+/* xvs_new_syn says whether a TCP packet opens a connection (SYN without ACK). */
+static __always_inline int xvs_new_syn(const struct xvs_pkt *p)
+{
+	return p->key.proto == IPPROTO_TCP && (p->tcp_flags & (XVS_TCP_SYN | XVS_TCP_ACK)) == XVS_TCP_SYN;
 }
 
 /* xvs_sched_mh picks a real from the service's Maglev table. Returns the real id or 0. */
@@ -86,7 +93,7 @@ static __always_inline int xvs_schedule(const struct xvs_pkt *p, const struct xv
  */
 static __always_inline int xvs_conn_dst(const struct xvs_pkt *p, const struct xvs_svc *svc, struct xvs_dst *d, __u64 now)
 {
-	int syn = p->key.proto == IPPROTO_TCP && (p->tcp_flags & (XVS_TCP_SYN | XVS_TCP_ACK)) == XVS_TCP_SYN;
+	int syn = xvs_new_syn(p);
 	struct xvs_conn *c, nc = {};
 	int ret;
 
@@ -99,20 +106,24 @@ static __always_inline int xvs_conn_dst(const struct xvs_pkt *p, const struct xv
 		if (d->real && !(syn && d->real->weight <= 0)) {
 			d->real_id = c->real_id;
 			d->is_new = 0;
-			c->last_ns = now;
+			d->svc_id = svc->id;
+			c->last_seen = now;
 			return XVS_CONTINUE;
 		}
 	}
 	ret = xvs_schedule(p, svc, d);
 	if (ret != XVS_CONTINUE)
 		return ret;
-	nc.last_ns = now;
+	nc.last_seen = now;
 	nc.real_id = d->real_id;
 	nc.real_gen = d->real->gen;
 	nc.svc_id = svc->id;
 	bpf_map_update_elem(&xvs_conns, &p->key, &nc, BPF_ANY);
+	d->svc_id = svc->id;
 	d->is_new = 1;
 	return XVS_CONTINUE;
 }
+
+#include "flowcache.h"
 
 #endif

@@ -14,17 +14,16 @@ static __always_inline int xvs_verdict(__u32 v, int action)
 	return action;
 }
 
-/* xvs_account adds one incoming packet of len bytes (and a connection when is_new) to a service and a real. */
-static __always_inline void xvs_account(__u32 svc_id, __u32 real_id, __u32 len, int is_new)
+/*
+ * xvs_account adds one forwarded packet of len bytes (and a connection when
+ * is_new) to a real. A service's counters are the sum of its reals' plus
+ * xvs_svc_stats, where the control plane folds the counters of reals it
+ * removes: the packet path updates one counter, not two.
+ */
+static __always_inline void xvs_account(__u32 real_id, __u32 len, int is_new)
 {
 	struct xvs_stats *st;
 
-	st = bpf_map_lookup_elem(&xvs_svc_stats, &svc_id);
-	if (st) {
-		st->conns += is_new;
-		st->inpkts++;
-		st->inbytes += len;
-	}
 	st = bpf_map_lookup_elem(&xvs_real_stats, &real_id);
 	if (st) {
 		st->conns += is_new;

@@ -63,6 +63,4 @@ var VerdictNames = [...]string{
 	XvsXvsVerdictXVS_V_PASS_NO_NEIGH:    "pass_no_neighbour",
 	XvsXvsVerdictXVS_V_PASS_FIB:         "pass_fib",
 	XvsXvsVerdictXVS_V_PASS_MALFORMED:   "pass_malformed",
-	XvsXvsVerdictXVS_V_TX:               "tx",
-	XvsXvsVerdictXVS_V_REDIRECT:         "redirect",
 }

@@ -11,12 +11,14 @@ const enum xvs_sched *xvs_unused_sched __attribute__((unused));
 const enum xvs_real_flag *xvs_unused_real_flag __attribute__((unused));
 const enum xvs_verdict *xvs_unused_verdict __attribute__((unused));
 const struct xvs_nexthop *xvs_unused_nexthop __attribute__((unused));
+const struct xvs_flow_ent *xvs_unused_flow_ent __attribute__((unused));
 
 SEC("xdp")
 int xvs_xdp(struct xdp_md *ctx)
 {
 	struct xvs_pkt p = {};
 	struct xvs_dst d = {};
+	struct xvs_flow_ent *fe;
 	struct xvs_svc *svc;
 	__u64 now;
 	int ret;
@@ -27,13 +29,20 @@ int xvs_xdp(struct xdp_md *ctx)
 	svc = xvs_svc_lookup(&p);
 	if (!svc)
 		return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);
-	now = bpf_ktime_get_coarse_ns();
-	ret = xvs_conn_dst(&p, svc, &d, now);
-	if (ret != XVS_CONTINUE)
-		return ret;
+	now = bpf_jiffies64();
+	fe = xvs_flow_lookup(&p);
+	if (!xvs_flow_hit(fe, &p, &d, now)) {
+		svc = xvs_svc_lookup(&p);
+		if (!svc)
+			return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);
+		ret = xvs_conn_dst(&p, svc, &d, now);
+		if (ret != XVS_CONTINUE)
+			return ret;
+		xvs_flow_store(fe, &p, &d, now);
+	}
 	ret = xvs_forward(ctx, &p, &d, now);
 	if (ret == XDP_TX || ret == XDP_REDIRECT)
-		xvs_account(svc->id, d.real_id, p.l3_len, d.is_new);
+		xvs_account(d.real_id, p.l3_len, d.is_new);
 	return ret;
 }
 

@@ -29,14 +29,14 @@ type XvsXvsCfg struct {
 }
 
 type XvsXvsConn struct {
-	_       structs.HostLayout
-	LastNs  uint64
-	RealId  uint32
-	RealGen uint32
-	SvcId   uint32
-	State   uint8
-	Flags   uint8
-	Pad     uint16
+	_        structs.HostLayout
+	LastSeen uint64
+	RealId   uint32
+	RealGen  uint32
+	SvcId    uint32
+	State    uint8
+	Flags    uint8
+	Pad      uint16
 }
 
 type XvsXvsConnKey struct {
@@ -50,6 +50,15 @@ type XvsXvsConnKey struct {
 	Pad   [2]uint8
 }
 
+type XvsXvsFlowEnt struct {
+	_       structs.HostLayout
+	Key     XvsXvsConnKey
+	RealId  uint32
+	RealGen uint32
+	SvcId   uint32
+	Touched uint32
+}
+
 type XvsXvsFwd uint32
 
 const (
@@ -61,13 +70,13 @@ const (
 )
 
 type XvsXvsNexthop struct {
-	_         structs.HostLayout
-	ExpiresNs uint64
-	RealGen   uint32
-	Ifindex   uint32
-	Dmac      [6]uint8
-	Smac      [6]uint8
-	Pad       uint32
+	_       structs.HostLayout
+	Expires uint64
+	RealGen uint32
+	Ifindex uint32
+	Dmac    [6]uint8
+	Smac    [6]uint8
+	Pad     uint32
 }
 
 type XvsXvsReal struct {
@@ -170,9 +179,7 @@ const (
 	XvsXvsVerdictXVS_V_PASS_NO_NEIGH    XvsXvsVerdict = 6
 	XvsXvsVerdictXVS_V_PASS_FIB         XvsXvsVerdict = 7
 	XvsXvsVerdictXVS_V_PASS_MALFORMED   XvsXvsVerdict = 8
-	XvsXvsVerdictXVS_V_TX               XvsXvsVerdict = 9
-	XvsXvsVerdictXVS_V_REDIRECT         XvsXvsVerdict = 10
-	XvsXvsVerdictXVS_V_MAX              XvsXvsVerdict = 11
+	XvsXvsVerdictXVS_V_MAX              XvsXvsVerdict = 9
 )
 
 // Names of all BPF objects in the ELF.
@@ -181,6 +188,7 @@ const (
 const (
 	XvsMapXvsConfig         = "xvs_config"
 	XvsMapXvsConns          = "xvs_conns"
+	XvsMapXvsFlowCache      = "xvs_flow_cache"
 	XvsMapXvsMh             = "xvs_mh"
 	XvsMapXvsNhCache        = "xvs_nh_cache"
 	XvsMapXvsRealStats      = "xvs_real_stats"
@@ -192,6 +200,7 @@ const (
 	XvsProgXvsXdp           = "xvs_xdp"
 	XvsVarXvsMhSize         = "xvs_mh_size"
 	XvsVarXvsUnusedAf       = "xvs_unused_af"
+	XvsVarXvsUnusedFlowEnt  = "xvs_unused_flow_ent"
 	XvsVarXvsUnusedFwd      = "xvs_unused_fwd"
 	XvsVarXvsUnusedNexthop  = "xvs_unused_nexthop"
 	XvsVarXvsUnusedRealFlag = "xvs_unused_real_flag"
@@ -251,6 +260,7 @@ type XvsProgramSpecs struct {
 type XvsMapSpecs struct {
 	XvsConfig    *ebpf.MapSpec `ebpf:"xvs_config"`
 	XvsConns     *ebpf.MapSpec `ebpf:"xvs_conns"`
+	XvsFlowCache *ebpf.MapSpec `ebpf:"xvs_flow_cache"`
 	XvsMh        *ebpf.MapSpec `ebpf:"xvs_mh"`
 	XvsNhCache   *ebpf.MapSpec `ebpf:"xvs_nh_cache"`
 	XvsRealStats *ebpf.MapSpec `ebpf:"xvs_real_stats"`
@@ -267,6 +277,7 @@ type XvsMapSpecs struct {
 type XvsVariableSpecs struct {
 	XvsMhSize         *ebpf.VariableSpec `ebpf:"xvs_mh_size"`
 	XvsUnusedAf       *ebpf.VariableSpec `ebpf:"xvs_unused_af"`
+	XvsUnusedFlowEnt  *ebpf.VariableSpec `ebpf:"xvs_unused_flow_ent"`
 	XvsUnusedFwd      *ebpf.VariableSpec `ebpf:"xvs_unused_fwd"`
 	XvsUnusedNexthop  *ebpf.VariableSpec `ebpf:"xvs_unused_nexthop"`
 	XvsUnusedRealFlag *ebpf.VariableSpec `ebpf:"xvs_unused_real_flag"`
@@ -297,6 +308,7 @@ func (o *XvsObjects) Close() error {
 type XvsMaps struct {
 	XvsConfig    *ebpf.Map `ebpf:"xvs_config"`
 	XvsConns     *ebpf.Map `ebpf:"xvs_conns"`
+	XvsFlowCache *ebpf.Map `ebpf:"xvs_flow_cache"`
 	XvsMh        *ebpf.Map `ebpf:"xvs_mh"`
 	XvsNhCache   *ebpf.Map `ebpf:"xvs_nh_cache"`
 	XvsRealStats *ebpf.Map `ebpf:"xvs_real_stats"`
@@ -311,6 +323,7 @@ func (m *XvsMaps) Close() error {
 	return _XvsClose(
 		m.XvsConfig,
 		m.XvsConns,
+		m.XvsFlowCache,
 		m.XvsMh,
 		m.XvsNhCache,
 		m.XvsRealStats,
@@ -328,6 +341,7 @@ func (m *XvsMaps) Close() error {
 type XvsVariables struct {
 	XvsMhSize         *ebpf.Variable `ebpf:"xvs_mh_size"`
 	XvsUnusedAf       *ebpf.Variable `ebpf:"xvs_unused_af"`
+	XvsUnusedFlowEnt  *ebpf.Variable `ebpf:"xvs_unused_flow_ent"`
 	XvsUnusedFwd      *ebpf.Variable `ebpf:"xvs_unused_fwd"`
 	XvsUnusedNexthop  *ebpf.Variable `ebpf:"xvs_unused_nexthop"`
 	XvsUnusedRealFlag *ebpf.Variable `ebpf:"xvs_unused_real_flag"`

@@ -117,7 +117,7 @@ _Static_assert(sizeof(struct xvs_conn_key) == 40, "xvs_conn_key size");
 
 /* Value of xvs_conns. */
 struct xvs_conn {
-	__u64 last_ns;  /* bpf_ktime_get_ns() of the last packet */
+	__u64 last_seen; /* jiffies (bpf_jiffies64) of the last packet */
 	__u32 real_id;
 	__u32 real_gen; /* the real's gen when the flow was scheduled */
 	__u32 svc_id;
@@ -139,7 +139,7 @@ _Static_assert(sizeof(struct xvs_stats) == 40, "xvs_stats size");
 
 /* A cached next hop of a real (xvs_nh_cache, per CPU, by real id). */
 struct xvs_nexthop {
-	__u64 expires_ns; /* bpf_ktime_get_ns() after which the FIB is asked again */
+	__u64 expires;    /* jiffies after which the FIB is asked again */
 	__u32 real_gen;   /* the real it was looked up for */
 	__u32 ifindex;    /* egress interface */
 	__u8 dmac[6];
@@ -147,6 +147,16 @@ struct xvs_nexthop {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct xvs_nexthop) == 32, "xvs_nexthop size");
+
+/* One slot of xvs_flow_cache: a per-CPU, direct-mapped exact-match cache in front of xvs_conns. */
+struct xvs_flow_ent {
+	struct xvs_conn_key key;
+	__u32 real_id;
+	__u32 real_gen;
+	__u32 svc_id;
+	__u32 touched; /* low 32 bits of jiffies when xvs_conns was last refreshed for this flow */
+};
+_Static_assert(sizeof(struct xvs_flow_ent) == 56, "xvs_flow_ent size");
 
 /* Datapath counters of verdicts, for status and debugging (xvs_verdicts index). */
 enum xvs_verdict {
@@ -159,9 +169,7 @@ enum xvs_verdict {
 	XVS_V_PASS_NO_NEIGH,
 	XVS_V_PASS_FIB,
 	XVS_V_PASS_MALFORMED, /* truncated or invalid headers: the kernel judges them */
-	XVS_V_TX,
-	XVS_V_REDIRECT,
-	XVS_V_MAX,
+	XVS_V_MAX,            /* forwarded packets are counted per real (xvs_real_stats) */
 };
 
 /* Runtime configuration (xvs_cfg, one entry). */

@@ -55,5 +55,6 @@ func mapFields(o *bpf.XvsObjects) []mapField {
 		{bpf.XvsMapXvsReals, &o.XvsReals}, {bpf.XvsMapXvsSvcStats, &o.XvsSvcStats},
 		{bpf.XvsMapXvsSvcs, &o.XvsSvcs}, {bpf.XvsMapXvsTxPorts, &o.XvsTxPorts},
 		{bpf.XvsMapXvsVerdicts, &o.XvsVerdicts}, {bpf.XvsMapXvsNhCache, &o.XvsNhCache},
+		{bpf.XvsMapXvsFlowCache, &o.XvsFlowCache},
 	}
 }

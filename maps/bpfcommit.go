@@ -161,6 +161,10 @@ func (s *BPFStore) apply(old, cfg *Config) error {
 		}
 		for id := range oldDests {
 			if !live[id] {
+				// The service keeps what its removed real counted.
+				if err := s.foldStats(id, e.ID); err != nil {
+					return err
+				}
 				free = append(free, id)
 			}
 		}

@@ -74,6 +74,7 @@ func (s *BPFStore) Load() (*Config, error) {
 	}
 	for _, e := range c.Services {
 		slices.SortFunc(e.Dests, func(a, b *DestEntry) int { return int(a.Seq) - int(b.Seq) })
+		// A service's counters: its reals' plus those of reals it had (folded in at removal).
 		if e.Stats, err = sumStats(s.m.SvcStats, e.ID); err != nil {
 			return nil, err
 		}
@@ -81,6 +82,7 @@ func (s *BPFStore) Load() (*Config, error) {
 			if d.Stats, err = sumStats(s.m.RealStats, d.ID); err != nil {
 				return nil, err
 			}
+			e.Stats.add(&d.Stats)
 		}
 	}
 	s.loaded = c.Clone()
@@ -121,6 +123,28 @@ func sumStats(m *ebpf.Map, id uint32) (Stats, error) {
 		t.OutBytes += p.Outbytes
 	}
 	return t, nil
+}
+
+// foldStats adds the per-CPU counters of real id into those of service svcID.
+func (s *BPFStore) foldStats(id, svcID uint32) error {
+	var r, v []bpf.Stats
+	if err := s.m.RealStats.Lookup(id, &r); err != nil {
+		return fmt.Errorf("read counters of real %d: %w", id, err)
+	}
+	if err := s.m.SvcStats.Lookup(svcID, &v); err != nil {
+		return fmt.Errorf("read counters of service %d: %w", svcID, err)
+	}
+	for i := range v {
+		v[i].Conns += r[i].Conns
+		v[i].Inpkts += r[i].Inpkts
+		v[i].Outpkts += r[i].Outpkts
+		v[i].Inbytes += r[i].Inbytes
+		v[i].Outbytes += r[i].Outbytes
+	}
+	if err := s.m.SvcStats.Put(svcID, v); err != nil {
+		return fmt.Errorf("fold counters of real %d: %w", id, err)
+	}
+	return nil
 }
 
 func zeroStats(m *ebpf.Map, id uint32) error {

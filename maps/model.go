@@ -53,6 +53,14 @@ type Stats struct {
 	Conns, InPkts, OutPkts, InBytes, OutBytes uint64
 }
 
+func (s *Stats) add(o *Stats) {
+	s.Conns += o.Conns
+	s.InPkts += o.InPkts
+	s.OutPkts += o.OutPkts
+	s.InBytes += o.InBytes
+	s.OutBytes += o.OutBytes
+}
+
 // DestEntry is a configured real server with its run-time state.
 type DestEntry struct {
 	Dest

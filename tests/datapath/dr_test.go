@@ -265,6 +265,16 @@ func TestCounters(t *testing.T) {
 	if d := e.Dests[0].Stats; d != e.Stats {
 		t.Fatalf("real stats %+v differ from service stats %+v", d, e.Stats)
 	}
+	// A removed real's counters stay in its service's.
+	f.real(s, "10.0.0.12:80", bpf.FwdDRoute, 1)
+	f.delReal(s, "10.0.0.11:80")
+	cfg, err = f.store.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Service(s).Stats; got != e.Stats {
+		t.Fatalf("service stats after removing its real: %+v, want %+v", got, e.Stats)
+	}
 }
 
 // The datapath's choice equals the Go model of kernel IPVS's mh (hash and table).
