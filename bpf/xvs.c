@@ -26,9 +26,6 @@ int xvs_xdp(struct xdp_md *ctx)
 	ret = xvs_parse(ctx, &p);
 	if (ret != XVS_CONTINUE)
 		return ret;
-	svc = xvs_svc_lookup(&p);
-	if (!svc)
-		return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);
 	now = bpf_jiffies64();
 	fe = xvs_flow_lookup(&p);
 	if (!xvs_flow_hit(fe, &p, &d, now)) {

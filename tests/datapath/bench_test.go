@@ -95,23 +95,32 @@ var (
 	benchNonVIP      = pkt{proto: "tcp", src: "10.1.0.5:40000", dst: "10.0.0.200:80", flags: "A", payload: make([]byte, 64)}
 )
 
-// results measures every path, alternating them round by round so drift hits all alike.
+// results measures every path, alternating them round by round so drift
+// hits all alike, and returns each path's median over the rounds; the key
+// "ratio" is the median of the per-round established/pass ratios.
 func (e *benchEnv) results(rounds int, repeat uint32) map[string]float64 {
 	est := benchEstablished.frame()
 	e.run(benchNew.frame()) // create the flow benchEstablished belongs to
-	r := map[string]float64{}
+	per := map[string][]float64{}
 	for range rounds {
 		for _, c := range []benchCase{
 			{"pass", e.pass.XvsPass, est, xdpPass},
 			{"non-vip", e.objs.XvsXdp, benchNonVIP.frame(), xdpPass},
 			{"established", e.objs.XvsXdp, est, xdpTX},
 		} {
-			r[c.name] += measure(e.tb, e.ns, e.ifindex, c, 1, repeat) / float64(rounds)
+			per[c.name] = append(per[c.name], measure(e.tb, e.ns, e.ifindex, c, 1, repeat))
 		}
 		e.next(e.pass.XvsPass)
-		r["wrapper+pass"] += measure(e.tb, e.ns, e.ifindex, benchCase{"wrapper+pass", e.bench.XvsBenchNewflow, benchNew.frame(), xdpPass}, 1, repeat) / float64(rounds)
+		per["wrapper+pass"] = append(per["wrapper+pass"], measure(e.tb, e.ns, e.ifindex, benchCase{"wrapper+pass", e.bench.XvsBenchNewflow, benchNew.frame(), xdpPass}, 1, repeat))
 		e.next(e.objs.XvsXdp)
-		r["wrapper+new"] += measure(e.tb, e.ns, e.ifindex, benchCase{"wrapper+new", e.bench.XvsBenchNewflow, benchNew.frame(), xdpTX}, 1, repeat) / float64(rounds)
+		per["wrapper+new"] = append(per["wrapper+new"], measure(e.tb, e.ns, e.ifindex, benchCase{"wrapper+new", e.bench.XvsBenchNewflow, benchNew.frame(), xdpTX}, 1, repeat))
+		i := len(per["pass"]) - 1
+		per["ratio"] = append(per["ratio"], per["established"][i]/per["pass"][i])
+	}
+	r := map[string]float64{}
+	for k, v := range per {
+		slices.Sort(v)
+		r[k] = v[len(v)/2]
 	}
 	// The new flow's own cost: the wrapper's work and tail call cancel out.
 	r["new"] = r["wrapper+new"] - r["wrapper+pass"] + r["pass"]
@@ -149,7 +158,7 @@ func TestWriteBenchmarks(t *testing.T) {
 	fmt.Fprintf(&sb, "# Benchmarks\n\nWritten by `make bench` on %s.\n\n", time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&sb, "## Datapath: ns/packet under BPF_PROG_TEST_RUN\n\n")
 	fmt.Fprintf(&sb, "Machine: kernel %s, %s, %d CPUs (a VM; spectre/SRSO mitigations make helper calls costly).\n\n", strings.TrimSpace(string(uname)), cpu, numCPU())
-	fmt.Fprintf(&sb, "Method: the production program (`xvs_xdp`, 1M-entry connection table) and a trivial `XDP_PASS` program loaded in the same process, run by BPF_PROG_TEST_RUN with an XDP context whose ingress interface is a veth in a private namespace (so `bpf_fib_lookup` resolves the real's MAC from a real neighbour table). Each figure is the kernel's mean over %d runs per round, averaged over %d rounds that alternate all paths. One mh service with 3 direct-routing reals. The measured path is the attached one: parse, service lookup, connection lookup or scheduling (Maglev table in a map-in-map), FIB lookup, MAC rewrite, per-CPU counters, verdict counter.\n\n", repeat, rounds)
+	fmt.Fprintf(&sb, "Method: the production program (`xvs_xdp`, 1M-entry connection table) and a trivial `XDP_PASS` program loaded in the same process, run by BPF_PROG_TEST_RUN with an XDP context whose ingress interface is a veth in a private namespace (so `bpf_fib_lookup` resolves the real's MAC from a real neighbour table). Each round takes the kernel's mean over %d runs of each path; rounds alternate all paths, and each figure is the median over %d rounds. One mh service with 3 direct-routing reals. The measured path is the attached one: parse, service lookup, connection lookup or scheduling (Maglev table in a map-in-map), FIB lookup, MAC rewrite, per-CPU counters, verdict counter.\n\n", repeat, rounds)
 	fmt.Fprintf(&sb, "New flows: a wrapper program writes a fresh client address and port into the frame on every run, then tail-calls the program; the same wrapper tail-calling `XDP_PASS` is measured too and its cost removed (`new = wrapper+xvs - wrapper+pass + pass`). Each new flow inserts into the LRU connection table.\n\n")
 	fmt.Fprintf(&sb, "| path | ns/packet | x XDP_PASS |\n|---|---:|---:|\n")
 	for _, row := range []struct{ name, key string }{
@@ -161,8 +170,8 @@ func TestWriteBenchmarks(t *testing.T) {
 		fmt.Fprintf(&sb, "| %s | %.1f | %.2f |\n", row.name, r[row.key], r[row.key]/r["pass"])
 	}
 	fmt.Fprintf(&sb, "\nRaw new-flow figures: wrapper+xvs %.1f ns, wrapper+XDP_PASS %.1f ns.\n\n", r["wrapper+new"], r["wrapper+pass"])
-	fmt.Fprintf(&sb, "Target (issue 2): established flow within 2.5x the XDP_PASS floor: %s (%.2fx).\n", verdictWord(r["established"] <= 2.5*r["pass"]), r["established"]/r["pass"])
-	fmt.Fprintf(&sb, "\nWhere the established path's time goes (ablations measured here, same method): parse + service hash lookup is the non-VIP row; the connection-table lookup (LRU hash, 40-byte key), the clock read, the real and next-hop lookups and the counters make the rest. Caching the FIB result per real (1 s) took the established path from 238 to about 120 ns; dropping the counters saves about 6 ns. Beating 2.5x here needs the established path to cost one hash lookup in all: for example looking up the connection before the service (one lookup for established flows, two for new ones).\n")
+	fmt.Fprintf(&sb, "Target (issue 2): established flow within 2.5x the XDP_PASS floor: %s (median of the per-round ratios: %.2fx).\n", verdictWord(r["ratio"] <= 2.5), r["ratio"])
+	fmt.Fprintf(&sb, "\nWhy the established path is cheap: a per-CPU, direct-mapped exact-match flow cache (bpf/flowcache.h) answers established flows with inlined array lookups only, before any hash map; it is validated against the real's id and generation, and refreshes the connection table every %%d jiffies. The clock is bpf_jiffies64 (inlined by the verifier; bpf_ktime_get_coarse_ns cost about 20 ns here as a helper call), the next hop comes from a per-real cache of bpf_fib_lookup, and one per-real counter is updated per packet (a service's counters are derived from its reals'). Before these, the established path cost 238 ns (9.3x) with a FIB lookup per packet, 119 ns (4.7x) with the next-hop cache.\n", 64)
 	if err := os.WriteFile(out, []byte(sb.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
