@@ -319,3 +319,23 @@ func TestMaglevMatchesModel(t *testing.T) {
 		}
 	}
 }
+
+// More flows than the per-CPU flow cache has slots: colliding flows evict
+// each other from the cache, and each still keeps its real (from xvs_conns).
+func TestFlowCacheCollisions(t *testing.T) {
+	f := newFixture(t)
+	s := f.svc("tcp", "10.0.0.100:80", "mh", 0)
+	f.real(s, "10.0.0.11:80", bpf.FwdDRoute, 1)
+	f.real(s, "10.0.0.12:80", bpf.FwdDRoute, 1)
+	const n = 6000 // XVS_FLOW_CACHE_SIZE is 4096
+	first := f.flows(n, "S", false)
+	f.real(s, "10.0.0.13:80", bpf.FwdDRoute, 4)
+	for round := range 2 {
+		then := f.flows(n, "A", false)
+		for i := range n {
+			if first[i] == 0 || then[i] != first[i] {
+				t.Fatalf("round %d: flow %d went to %#x, then %#x", round, i, first[i], then[i])
+			}
+		}
+	}
+}

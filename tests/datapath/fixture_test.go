@@ -32,7 +32,7 @@ func newFixture(tb testing.TB) *fixture {
 	requireRoot(tb)
 	ns := newNS(tb)
 	f := &fixture{tb: tb, ns: ns, ifindex: setupNet(tb, ns)}
-	objs, err := loader.Load(loader.Options{ConnSize: 4096})
+	objs, err := loader.Load(loader.Options{ConnSize: 16384})
 	if err != nil {
 		tb.Fatalf("%+v", err)
 	}
