@@ -46,4 +46,31 @@ int xvs_bench_floor(struct xdp_md *ctx)
 	return XDP_ABORTED;
 }
 
+/*
+ * The frame-restoring wrapper (encapsulation and NAT rows): BPF_PROG_TEST_RUN
+ * reuses one buffer across repeats, so a program that encapsulates or
+ * rewrites would see its own output next time. Before each run this puts
+ * the original frame back: the data start where it was (undoing
+ * bpf_xdp_adjust_head) and the bytes of xvs_bench_frame (set from Go).
+ */
+#define XVS_BENCH_FRAME_MAX 256
+__u8 xvs_bench_frame[XVS_BENCH_FRAME_MAX];
+__u32 xvs_bench_len;
+
+SEC("xdp")
+int xvs_bench_restore(struct xdp_md *ctx)
+{
+	__u32 len = xvs_bench_len;
+	int cur = bpf_xdp_get_buff_len(ctx);
+
+	if (len == 0 || len > XVS_BENCH_FRAME_MAX)
+		return XDP_ABORTED;
+	if (cur != (int)len && bpf_xdp_adjust_head(ctx, cur - (int)len))
+		return XDP_ABORTED;
+	if (bpf_xdp_store_bytes(ctx, 0, xvs_bench_frame, len))
+		return XDP_ABORTED;
+	bpf_tail_call(ctx, &xvs_bench_next, 0);
+	return XDP_ABORTED;
+}
+
 char _license[] SEC("license") = "GPL";

@@ -19,6 +19,9 @@ const (
 	BenchMapXvsBenchNext     = "xvs_bench_next"
 	BenchProgXvsBenchFloor   = "xvs_bench_floor"
 	BenchProgXvsBenchNewflow = "xvs_bench_newflow"
+	BenchProgXvsBenchRestore = "xvs_bench_restore"
+	BenchVarXvsBenchFrame    = "xvs_bench_frame"
+	BenchVarXvsBenchLen      = "xvs_bench_len"
 	BenchVarXvsBenchSeq      = "xvs_bench_seq"
 )
 
@@ -66,6 +69,7 @@ type BenchSpecs struct {
 type BenchProgramSpecs struct {
 	XvsBenchFloor   *ebpf.ProgramSpec `ebpf:"xvs_bench_floor"`
 	XvsBenchNewflow *ebpf.ProgramSpec `ebpf:"xvs_bench_newflow"`
+	XvsBenchRestore *ebpf.ProgramSpec `ebpf:"xvs_bench_restore"`
 }
 
 // BenchMapSpecs contains maps before they are loaded into the kernel.
@@ -79,7 +83,9 @@ type BenchMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type BenchVariableSpecs struct {
-	XvsBenchSeq *ebpf.VariableSpec `ebpf:"xvs_bench_seq"`
+	XvsBenchFrame *ebpf.VariableSpec `ebpf:"xvs_bench_frame"`
+	XvsBenchLen   *ebpf.VariableSpec `ebpf:"xvs_bench_len"`
+	XvsBenchSeq   *ebpf.VariableSpec `ebpf:"xvs_bench_seq"`
 }
 
 // BenchObjects contains all objects after they have been loaded into the kernel.
@@ -115,7 +121,9 @@ func (m *BenchMaps) Close() error {
 //
 // It can be passed to LoadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type BenchVariables struct {
-	XvsBenchSeq *ebpf.Variable `ebpf:"xvs_bench_seq"`
+	XvsBenchFrame *ebpf.Variable `ebpf:"xvs_bench_frame"`
+	XvsBenchLen   *ebpf.Variable `ebpf:"xvs_bench_len"`
+	XvsBenchSeq   *ebpf.Variable `ebpf:"xvs_bench_seq"`
 }
 
 // BenchPrograms contains all programs after they have been loaded into the kernel.
@@ -124,12 +132,14 @@ type BenchVariables struct {
 type BenchPrograms struct {
 	XvsBenchFloor   *ebpf.Program `ebpf:"xvs_bench_floor"`
 	XvsBenchNewflow *ebpf.Program `ebpf:"xvs_bench_newflow"`
+	XvsBenchRestore *ebpf.Program `ebpf:"xvs_bench_restore"`
 }
 
 func (p *BenchPrograms) Close() error {
 	return _BenchClose(
 		p.XvsBenchFloor,
 		p.XvsBenchNewflow,
+		p.XvsBenchRestore,
 	)
 }
 

@@ -47,6 +47,11 @@ static __always_inline void xvs_flow_store(struct xvs_flow_ent *e, const struct 
 {
 	if (!e)
 		return;
+	if (!d->cache) { /* a state that a plain ACK may change: keep the flow out of the cache */
+		if (xvs_flow_key_eq(&e->key, &p->key))
+			e->real_id = 0;
+		return;
+	}
 	__builtin_memcpy(&e->key, &p->key, sizeof(e->key));
 	e->real_id = d->real_id;
 	e->real_gen = d->real->gen;
@@ -56,15 +61,16 @@ static __always_inline void xvs_flow_store(struct xvs_flow_ent *e, const struct 
 
 /*
  * xvs_flow_hit fills d from a cache hit and returns 1, or returns 0 when the
- * packet must take the full path: a miss, a real that is gone, or a new TCP
- * connection (SYN) on a quiesced real.
+ * packet must take the full path: a miss, a real that is gone, or a TCP
+ * packet that may change the entry's state (SYN, FIN, RST). Only flows in a
+ * state a plain ACK cannot change (ESTABLISHED, or UDP) are stored.
  */
 static __always_inline int xvs_flow_hit(struct xvs_flow_ent *e, const struct xvs_pkt *p, struct xvs_dst *d, __u64 now)
 {
 	struct xvs_conn *c;
 
-	if (!e || !xvs_flow_key_eq(&e->key, &p->key))
-		return 0;
+	if (!e || xvs_state_changing(p) || !xvs_flow_key_eq(&e->key, &p->key))
+		return 0; /* SYN, FIN and RST take the full path, where the entry's state moves */
 	d->real = xvs_real_get(e->real_id, e->real_gen, e->svc_id);
 	if (!d->real || (d->real->weight <= 0 && xvs_new_syn(p)))
 		return 0;

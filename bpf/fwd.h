@@ -1,8 +1,8 @@
-/* Forwarding: direct routing (MAC rewrite) with the next hop from the kernel's FIB and neighbour table. */
+/* Forwarding: direct routing (MAC rewrite) tunnels (encap.h) and NAT (nat.h) with the next hop from the kernel's FIB and neighbour table. */
 #ifndef XVS_FWD_H
 #define XVS_FWD_H
 
-#include "sched.h"
+#include "encap.h"
 
 /*
  * xvs_nexthop finds how to reach a real: egress interface and MACs from
@@ -85,12 +85,18 @@ static __always_inline int xvs_fwd_dr(struct xdp_md *ctx, const struct xvs_pkt *
 	return bpf_redirect_map(&xvs_tx_ports, ifindex, XDP_PASS);
 }
 
+#include "nat.h" /* uses xvs_nexthop */
+
 /* xvs_forward sends the packet to its real by the real's forwarding method. */
 static __always_inline int xvs_forward(struct xdp_md *ctx, const struct xvs_pkt *p, const struct xvs_dst *d, __u64 now)
 {
 	switch (d->real->fwd) {
 	case XVS_FWD_DROUTE:
 		return xvs_fwd_dr(ctx, p, d, now);
+	case XVS_FWD_TUNNEL:
+		return xvs_fwd_tun(ctx, p, d, now);
+	case XVS_FWD_MASQ:
+		return xvs_fwd_nat(ctx, p, d, now);
 	default:
 		return xvs_verdict(XVS_V_PASS_UNSUPPORTED, XDP_PASS);
 	}

@@ -24,7 +24,12 @@ struct {
 	__type(value, struct xvs_real);
 } xvs_reals SEC(".maps");
 
-/* One Maglev table per service (slot -> real id), swapped whole by the control plane. */
+/*
+ * One table per service (slot -> real id), swapped whole by the control
+ * plane: mh's Maglev table; sh's and dh's 256 buckets; for the other
+ * schedulers the service's reals in IPVS list order after a header
+ * (sched_list.h).
+ */
 struct xvs_mh_table {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XVS_MH_SIZE);
@@ -46,6 +51,30 @@ struct {
 	__type(key, struct xvs_conn_key);
 	__type(value, struct xvs_conn);
 } xvs_conns SEC(".maps");
+
+/* Connection counts per real id (conn.h keeps them; the expiry sweep lowers them). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XVS_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct xvs_real_conns);
+} xvs_real_conns SEC(".maps");
+
+/* Per-CPU rr/wrr positions by service id (sched_list.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XVS_MAX_SVCS);
+	__type(key, __u32);
+	__type(value, struct xvs_sched_pos);
+} xvs_sched_pos SEC(".maps");
+
+/* The timer that expires xvs_conns entries (conn.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xvs_sweep);
+} xvs_sweep SEC(".maps");
 
 /* Counters per real id, and per service id of the reals it no longer has (see stats.h). */
 struct {

@@ -4,8 +4,12 @@
 
 #include "parse.h"
 #include "mh.h"
+#include "conn.h"
 
-/* Maglev table size; the loader sets it with the inner map's size. */
+/* Maglev table size; the loader sets it with the inner map's size. mh-fallback walks at most XVS_MH_SIZE_MAX slots. */
+#ifndef XVS_MH_SIZE_MAX
+#define XVS_MH_SIZE_MAX 65521
+#endif
 volatile const __u32 xvs_mh_size = XVS_MH_SIZE;
 
 /* The result of scheduling: which real serves the packet. */
@@ -14,6 +18,7 @@ struct xvs_dst {
 	__u32 real_id;
 	__u32 svc_id;
 	int is_new; /* a new connection entry was made */
+	int cache;  /* the flow may be answered from the flow cache: no packet without SYN/FIN/RST changes its state */
 };
 
 static __always_inline struct xvs_svc *xvs_svc_lookup(const struct xvs_pkt *p)
@@ -42,16 +47,58 @@ static __always_inline struct xvs_real *xvs_real_get(__u32 id, __u32 gen, __u32 
 	return r;
 }
 
+#include "sched_hash.h"
+
 /* xvs_new_syn says whether a TCP packet opens a connection (SYN without ACK). */
 static __always_inline int xvs_new_syn(const struct xvs_pkt *p)
 {
 	return p->key.proto == IPPROTO_TCP && (p->tcp_flags & (XVS_TCP_SYN | XVS_TCP_ACK)) == XVS_TCP_SYN;
 }
 
-/* xvs_sched_mh picks a real from the service's Maglev table. Returns the real id or 0. */
+/* The state of mh-fallback's walk round the table (ip_vs_mh_get_fallback). */
+struct xvs_mh_walk {
+	__u32 svc_id;
+	__u32 fold;
+	__u32 ihash;
+	__be16 port;
+	__u16 pad;
+	__u32 best;
+};
+
+static long xvs_mh_step(__u32 offset, struct xvs_mh_walk *w)
+{
+	__u32 svc_id = w->svc_id, slot, id;
+	struct xvs_real_conns *n;
+	struct xvs_real *r;
+	void *tab;
+
+	tab = bpf_map_lookup_elem(&xvs_mh, &svc_id);
+	if (!tab || offset >= xvs_mh_size)
+		return 1;
+	slot = xvs_mh_hashkey(w->fold, w->port, (offset + w->ihash) % xvs_mh_size) % xvs_mh_size;
+	id = xvs_tab_get(tab, slot);
+	if (!id)
+		return 1;
+	r = xvs_real_get(id, 0, svc_id);
+	n = bpf_map_lookup_elem(&xvs_real_conns, &id);
+	if (r && r->weight > 0 && !xvs_overloaded(r, n)) {
+		w->best = id;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * xvs_sched_mh picks a real from the service's Maglev table. Returns the
+ * real id or 0. With mh-fallback an unavailable real (weight 0 or
+ * overloaded) sends the walk round the table as IPVS does.
+ */
 static __always_inline __u32 xvs_sched_mh(const struct xvs_pkt *p, const struct xvs_svc *svc)
 {
-	__u32 svc_id = svc->id, slot, *id;
+	struct xvs_mh_walk w = {.svc_id = svc->id};
+	__u32 svc_id = svc->id, slot, id;
+	struct xvs_real_conns *n;
+	struct xvs_real *r;
 	__be16 port = 0;
 	void *tab;
 
@@ -61,8 +108,23 @@ static __always_inline __u32 xvs_sched_mh(const struct xvs_pkt *p, const struct 
 	if (svc->flags & XVS_SVC_F_SCHED2) /* mh-port */
 		port = p->key.sport;
 	slot = xvs_mh_hash(p->key.af, p->key.saddr, port) % xvs_mh_size;
-	id = bpf_map_lookup_elem(tab, &slot);
-	return id ? *id : 0;
+	id = xvs_tab_get(tab, slot);
+	if (!id || !(svc->flags & XVS_SVC_F_SCHED1)) /* mh-fallback */
+		return id;
+	r = xvs_real_get(id, 0, svc_id);
+	n = bpf_map_lookup_elem(&xvs_real_conns, &id);
+	if (r && r->weight > 0 && !xvs_overloaded(r, n))
+		return id;
+	{
+		__be32 a[4];
+
+		__builtin_memcpy(a, p->key.saddr, 16);
+		w.fold = p->key.af == XVS_AF_INET ? xvs_mh_fold4(a[0]) : xvs_mh_fold6(a);
+	}
+	w.port = port;
+	w.ihash = slot;
+	bpf_loop(XVS_MH_SIZE_MAX, xvs_mh_step, &w, 0);
+	return w.best;
 }
 
 /* xvs_schedule picks a real for a new flow by the service's scheduler. */
@@ -70,15 +132,36 @@ static __always_inline int xvs_schedule(const struct xvs_pkt *p, const struct xv
 {
 	__u32 id;
 
+	struct xvs_real_conns *n;
+
 	switch (svc->sched) {
 	case XVS_SCHED_MH:
 		id = xvs_sched_mh(p, svc);
 		break;
-	default:
+	case XVS_SCHED_SH:
+		id = xvs_sched_sh(p, svc);
+		break;
+	case XVS_SCHED_DH:
+		id = xvs_sched_dh(p, svc);
+		break;
+	case XVS_SCHED_RR:
+	case XVS_SCHED_WRR:
+	case XVS_SCHED_LC:
+	case XVS_SCHED_WLC:
+	case XVS_SCHED_SED:
+	case XVS_SCHED_NQ:
+	case XVS_SCHED_FO:
+	case XVS_SCHED_OVF:
+		id = xvs_sched_list(svc);
+		break;
+	default: /* lblc, lblcr */
 		return xvs_verdict(XVS_V_PASS_UNSUPPORTED, XDP_PASS);
 	}
 	d->real = xvs_real_get(id, 0, svc->id);
 	if (!d->real || d->real->weight <= 0)
+		return xvs_verdict(XVS_V_PASS_NO_REAL, XDP_PASS);
+	n = bpf_map_lookup_elem(&xvs_real_conns, &id);
+	if (xvs_overloaded(d->real, n)) /* mh: is_unavailable */
 		return xvs_verdict(XVS_V_PASS_NO_REAL, XDP_PASS);
 	d->real_id = id;
 	return XVS_CONTINUE;
@@ -99,6 +182,16 @@ static __always_inline int xvs_conn_dst(const struct xvs_pkt *p, const struct xv
 
 	if (svc->flags & XVS_SVC_F_PERSISTENT) /* persistence templates: not in the datapath yet */
 		return xvs_verdict(XVS_V_PASS_UNSUPPORTED, XDP_PASS);
+	if ((svc->flags & XVS_SVC_F_ONEPACKET) && p->key.proto == IPPROTO_UDP) {
+		/* -o: every UDP packet is scheduled on its own and leaves no entry (IP_VS_CONN_F_ONE_PACKET) */
+		ret = xvs_schedule(p, svc, d);
+		if (ret != XVS_CONTINUE)
+			return ret;
+		d->svc_id = svc->id;
+		d->is_new = 1;
+		d->cache = 0;
+		return XVS_CONTINUE;
+	}
 
 	c = bpf_map_lookup_elem(&xvs_conns, &p->key);
 	if (c && c->svc_id == svc->id) {
@@ -107,6 +200,8 @@ static __always_inline int xvs_conn_dst(const struct xvs_pkt *p, const struct xv
 			d->real_id = c->real_id;
 			d->is_new = 0;
 			d->svc_id = svc->id;
+			xvs_conn_state(c, p, c->real_id, c->real_gen);
+			d->cache = p->key.proto != IPPROTO_TCP || c->state == XVS_TCP_S_ESTABLISHED;
 			c->last_seen = now;
 			return XVS_CONTINUE;
 		}
@@ -114,13 +209,18 @@ static __always_inline int xvs_conn_dst(const struct xvs_pkt *p, const struct xv
 	ret = xvs_schedule(p, svc, d);
 	if (ret != XVS_CONTINUE)
 		return ret;
+	if (c) /* the tuple's old entry (real gone, or a new connection leaving a quiesced real) ends */
+		xvs_conn_unbind(c);
 	nc.last_seen = now;
 	nc.real_id = d->real_id;
 	nc.real_gen = d->real->gen;
 	nc.svc_id = svc->id;
+	xvs_conn_bind(&nc, p, nc.real_id, d->real);
 	bpf_map_update_elem(&xvs_conns, &p->key, &nc, BPF_ANY);
+	xvs_sweep_arm(now);
 	d->svc_id = svc->id;
 	d->is_new = 1;
+	d->cache = p->key.proto != IPPROTO_TCP || nc.state == XVS_TCP_S_ESTABLISHED;
 	return XVS_CONTINUE;
 }
 

@@ -63,4 +63,5 @@ var VerdictNames = [...]string{
 	XvsXvsVerdictXVS_V_PASS_NO_NEIGH:    "pass_no_neighbour",
 	XvsXvsVerdictXVS_V_PASS_FIB:         "pass_fib",
 	XvsXvsVerdictXVS_V_PASS_MALFORMED:   "pass_malformed",
+	XvsXvsVerdictXVS_V_TOO_BIG:          "too_big",
 }

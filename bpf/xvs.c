@@ -10,6 +10,8 @@ const enum xvs_fwd *xvs_unused_fwd __attribute__((unused));
 const enum xvs_sched *xvs_unused_sched __attribute__((unused));
 const enum xvs_real_flag *xvs_unused_real_flag __attribute__((unused));
 const enum xvs_verdict *xvs_unused_verdict __attribute__((unused));
+const enum xvs_conn_state *xvs_unused_conn_state __attribute__((unused));
+const enum xvs_conn_flag *xvs_unused_conn_flag __attribute__((unused));
 const struct xvs_nexthop *xvs_unused_nexthop __attribute__((unused));
 const struct xvs_flow_ent *xvs_unused_flow_ent __attribute__((unused));
 
@@ -31,7 +33,7 @@ int xvs_xdp(struct xdp_md *ctx)
 	if (!xvs_flow_hit(fe, &p, &d, now)) {
 		svc = xvs_svc_lookup(&p);
 		if (!svc)
-			return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);
+			return xvs_nat_reply(ctx, &p); /* a NAT real's reply, or not for us (pass_no_vip) */
 		ret = xvs_conn_dst(&p, svc, &d, now);
 		if (ret != XVS_CONTINUE)
 			return ret;

@@ -39,6 +39,12 @@ type XvsXvsConn struct {
 	Pad      uint16
 }
 
+type XvsXvsConnFlag uint32
+
+const (
+	XvsXvsConnFlagXVS_CONN_F_INACTIVE XvsXvsConnFlag = 1
+)
+
 type XvsXvsConnKey struct {
 	_     structs.HostLayout
 	Saddr [16]uint8
@@ -49,6 +55,23 @@ type XvsXvsConnKey struct {
 	Af    uint8
 	Pad   [2]uint8
 }
+
+type XvsXvsConnState uint32
+
+const (
+	XvsXvsConnStateXVS_TCP_S_NONE        XvsXvsConnState = 0
+	XvsXvsConnStateXVS_TCP_S_ESTABLISHED XvsXvsConnState = 1
+	XvsXvsConnStateXVS_TCP_S_SYN_SENT    XvsXvsConnState = 2
+	XvsXvsConnStateXVS_TCP_S_SYN_RECV    XvsXvsConnState = 3
+	XvsXvsConnStateXVS_TCP_S_FIN_WAIT    XvsXvsConnState = 4
+	XvsXvsConnStateXVS_TCP_S_TIME_WAIT   XvsXvsConnState = 5
+	XvsXvsConnStateXVS_TCP_S_CLOSE       XvsXvsConnState = 6
+	XvsXvsConnStateXVS_TCP_S_CLOSE_WAIT  XvsXvsConnState = 7
+	XvsXvsConnStateXVS_TCP_S_LAST_ACK    XvsXvsConnState = 8
+	XvsXvsConnStateXVS_TCP_S_LISTEN      XvsXvsConnState = 9
+	XvsXvsConnStateXVS_TCP_S_SYNACK      XvsXvsConnState = 10
+	XvsXvsConnStateXVS_TCP_S_LAST        XvsXvsConnState = 11
+)
 
 type XvsXvsFlowEnt struct {
 	_       structs.HostLayout
@@ -68,6 +91,14 @@ const (
 	XvsXvsFwdXVS_FWD_DROUTE    XvsXvsFwd = 3
 	XvsXvsFwdXVS_FWD_BYPASS    XvsXvsFwd = 4
 )
+
+type XvsXvsNatRev struct {
+	_      structs.HostLayout
+	Vaddr  [16]uint8
+	Vport  uint16
+	Pad    uint16
+	RealId uint32
+}
 
 type XvsXvsNexthop struct {
 	_       structs.HostLayout
@@ -100,6 +131,16 @@ type XvsXvsReal struct {
 	LastWeight int32
 }
 
+type XvsXvsRealConns struct {
+	_        structs.HostLayout
+	Gen      uint32
+	Active   int32
+	Total    int32
+	Persist  int32
+	Overload uint32
+	Pad      uint32
+}
+
 type XvsXvsRealFlag uint32
 
 const (
@@ -124,6 +165,14 @@ const (
 	XvsXvsSchedXVS_SCHED_OVF   XvsXvsSched = 12
 	XvsXvsSchedXVS_SCHED_MH    XvsXvsSched = 13
 )
+
+type XvsXvsSchedPos struct {
+	_       structs.HostLayout
+	Version uint32
+	Cl      int32
+	Cw      int32
+	Pad     uint32
+}
 
 type XvsXvsStats struct {
 	_        structs.HostLayout
@@ -167,6 +216,30 @@ type XvsXvsSvcKey struct {
 	Af    uint8
 }
 
+type XvsXvsSweep struct {
+	_     structs.HostLayout
+	Timer struct {
+		_ structs.HostLayout
+		_ [16]byte
+	}
+	Jiffies uint64
+	Ns      uint64
+	Runs    uint64
+	Expired uint64
+	RunNs   uint64
+	Seen    uint64
+	Hz      uint32
+	Pad     uint32
+}
+
+type XvsXvsTunNh struct {
+	_       structs.HostLayout
+	Expires uint64
+	RealGen uint32
+	Mtu     uint32
+	Saddr   [16]uint8
+}
+
 type XvsXvsVerdict uint32
 
 const (
@@ -179,34 +252,43 @@ const (
 	XvsXvsVerdictXVS_V_PASS_NO_NEIGH    XvsXvsVerdict = 6
 	XvsXvsVerdictXVS_V_PASS_FIB         XvsXvsVerdict = 7
 	XvsXvsVerdictXVS_V_PASS_MALFORMED   XvsXvsVerdict = 8
-	XvsXvsVerdictXVS_V_MAX              XvsXvsVerdict = 9
+	XvsXvsVerdictXVS_V_TOO_BIG          XvsXvsVerdict = 9
+	XvsXvsVerdictXVS_V_MAX              XvsXvsVerdict = 10
 )
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	XvsMapXvsConfig         = "xvs_config"
-	XvsMapXvsConns          = "xvs_conns"
-	XvsMapXvsFlowCache      = "xvs_flow_cache"
-	XvsMapXvsMh             = "xvs_mh"
-	XvsMapXvsNhCache        = "xvs_nh_cache"
-	XvsMapXvsRealStats      = "xvs_real_stats"
-	XvsMapXvsReals          = "xvs_reals"
-	XvsMapXvsSvcStats       = "xvs_svc_stats"
-	XvsMapXvsSvcs           = "xvs_svcs"
-	XvsMapXvsTxPorts        = "xvs_tx_ports"
-	XvsMapXvsVerdicts       = "xvs_verdicts"
-	XvsProgXvsXdp           = "xvs_xdp"
-	XvsVarXvsMhSize         = "xvs_mh_size"
-	XvsVarXvsUnusedAf       = "xvs_unused_af"
-	XvsVarXvsUnusedFlowEnt  = "xvs_unused_flow_ent"
-	XvsVarXvsUnusedFwd      = "xvs_unused_fwd"
-	XvsVarXvsUnusedNexthop  = "xvs_unused_nexthop"
-	XvsVarXvsUnusedRealFlag = "xvs_unused_real_flag"
-	XvsVarXvsUnusedSched    = "xvs_unused_sched"
-	XvsVarXvsUnusedSvcFlag  = "xvs_unused_svc_flag"
-	XvsVarXvsUnusedVerdict  = "xvs_unused_verdict"
+	XvsMapXvsConfig          = "xvs_config"
+	XvsMapXvsConns           = "xvs_conns"
+	XvsMapXvsFlowCache       = "xvs_flow_cache"
+	XvsMapXvsMh              = "xvs_mh"
+	XvsMapXvsNatRev          = "xvs_nat_rev"
+	XvsMapXvsNhCache         = "xvs_nh_cache"
+	XvsMapXvsRealConns       = "xvs_real_conns"
+	XvsMapXvsRealStats       = "xvs_real_stats"
+	XvsMapXvsReals           = "xvs_reals"
+	XvsMapXvsSchedPos        = "xvs_sched_pos"
+	XvsMapXvsSvcStats        = "xvs_svc_stats"
+	XvsMapXvsSvcs            = "xvs_svcs"
+	XvsMapXvsSweep           = "xvs_sweep"
+	XvsMapXvsTunNh           = "xvs_tun_nh"
+	XvsMapXvsTxPorts         = "xvs_tx_ports"
+	XvsMapXvsVerdicts        = "xvs_verdicts"
+	XvsProgXvsXdp            = "xvs_xdp"
+	XvsVarXvsHz              = "xvs_hz"
+	XvsVarXvsMhSize          = "xvs_mh_size"
+	XvsVarXvsUnusedAf        = "xvs_unused_af"
+	XvsVarXvsUnusedConnFlag  = "xvs_unused_conn_flag"
+	XvsVarXvsUnusedConnState = "xvs_unused_conn_state"
+	XvsVarXvsUnusedFlowEnt   = "xvs_unused_flow_ent"
+	XvsVarXvsUnusedFwd       = "xvs_unused_fwd"
+	XvsVarXvsUnusedNexthop   = "xvs_unused_nexthop"
+	XvsVarXvsUnusedRealFlag  = "xvs_unused_real_flag"
+	XvsVarXvsUnusedSched     = "xvs_unused_sched"
+	XvsVarXvsUnusedSvcFlag   = "xvs_unused_svc_flag"
+	XvsVarXvsUnusedVerdict   = "xvs_unused_verdict"
 )
 
 // LoadXvs returns the embedded CollectionSpec for Xvs.
@@ -262,11 +344,16 @@ type XvsMapSpecs struct {
 	XvsConns     *ebpf.MapSpec `ebpf:"xvs_conns"`
 	XvsFlowCache *ebpf.MapSpec `ebpf:"xvs_flow_cache"`
 	XvsMh        *ebpf.MapSpec `ebpf:"xvs_mh"`
+	XvsNatRev    *ebpf.MapSpec `ebpf:"xvs_nat_rev"`
 	XvsNhCache   *ebpf.MapSpec `ebpf:"xvs_nh_cache"`
+	XvsRealConns *ebpf.MapSpec `ebpf:"xvs_real_conns"`
 	XvsRealStats *ebpf.MapSpec `ebpf:"xvs_real_stats"`
 	XvsReals     *ebpf.MapSpec `ebpf:"xvs_reals"`
+	XvsSchedPos  *ebpf.MapSpec `ebpf:"xvs_sched_pos"`
 	XvsSvcStats  *ebpf.MapSpec `ebpf:"xvs_svc_stats"`
 	XvsSvcs      *ebpf.MapSpec `ebpf:"xvs_svcs"`
+	XvsSweep     *ebpf.MapSpec `ebpf:"xvs_sweep"`
+	XvsTunNh     *ebpf.MapSpec `ebpf:"xvs_tun_nh"`
 	XvsTxPorts   *ebpf.MapSpec `ebpf:"xvs_tx_ports"`
 	XvsVerdicts  *ebpf.MapSpec `ebpf:"xvs_verdicts"`
 }
@@ -275,15 +362,18 @@ type XvsMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XvsVariableSpecs struct {
-	XvsMhSize         *ebpf.VariableSpec `ebpf:"xvs_mh_size"`
-	XvsUnusedAf       *ebpf.VariableSpec `ebpf:"xvs_unused_af"`
-	XvsUnusedFlowEnt  *ebpf.VariableSpec `ebpf:"xvs_unused_flow_ent"`
-	XvsUnusedFwd      *ebpf.VariableSpec `ebpf:"xvs_unused_fwd"`
-	XvsUnusedNexthop  *ebpf.VariableSpec `ebpf:"xvs_unused_nexthop"`
-	XvsUnusedRealFlag *ebpf.VariableSpec `ebpf:"xvs_unused_real_flag"`
-	XvsUnusedSched    *ebpf.VariableSpec `ebpf:"xvs_unused_sched"`
-	XvsUnusedSvcFlag  *ebpf.VariableSpec `ebpf:"xvs_unused_svc_flag"`
-	XvsUnusedVerdict  *ebpf.VariableSpec `ebpf:"xvs_unused_verdict"`
+	XvsHz              *ebpf.VariableSpec `ebpf:"xvs_hz"`
+	XvsMhSize          *ebpf.VariableSpec `ebpf:"xvs_mh_size"`
+	XvsUnusedAf        *ebpf.VariableSpec `ebpf:"xvs_unused_af"`
+	XvsUnusedConnFlag  *ebpf.VariableSpec `ebpf:"xvs_unused_conn_flag"`
+	XvsUnusedConnState *ebpf.VariableSpec `ebpf:"xvs_unused_conn_state"`
+	XvsUnusedFlowEnt   *ebpf.VariableSpec `ebpf:"xvs_unused_flow_ent"`
+	XvsUnusedFwd       *ebpf.VariableSpec `ebpf:"xvs_unused_fwd"`
+	XvsUnusedNexthop   *ebpf.VariableSpec `ebpf:"xvs_unused_nexthop"`
+	XvsUnusedRealFlag  *ebpf.VariableSpec `ebpf:"xvs_unused_real_flag"`
+	XvsUnusedSched     *ebpf.VariableSpec `ebpf:"xvs_unused_sched"`
+	XvsUnusedSvcFlag   *ebpf.VariableSpec `ebpf:"xvs_unused_svc_flag"`
+	XvsUnusedVerdict   *ebpf.VariableSpec `ebpf:"xvs_unused_verdict"`
 }
 
 // XvsObjects contains all objects after they have been loaded into the kernel.
@@ -310,11 +400,16 @@ type XvsMaps struct {
 	XvsConns     *ebpf.Map `ebpf:"xvs_conns"`
 	XvsFlowCache *ebpf.Map `ebpf:"xvs_flow_cache"`
 	XvsMh        *ebpf.Map `ebpf:"xvs_mh"`
+	XvsNatRev    *ebpf.Map `ebpf:"xvs_nat_rev"`
 	XvsNhCache   *ebpf.Map `ebpf:"xvs_nh_cache"`
+	XvsRealConns *ebpf.Map `ebpf:"xvs_real_conns"`
 	XvsRealStats *ebpf.Map `ebpf:"xvs_real_stats"`
 	XvsReals     *ebpf.Map `ebpf:"xvs_reals"`
+	XvsSchedPos  *ebpf.Map `ebpf:"xvs_sched_pos"`
 	XvsSvcStats  *ebpf.Map `ebpf:"xvs_svc_stats"`
 	XvsSvcs      *ebpf.Map `ebpf:"xvs_svcs"`
+	XvsSweep     *ebpf.Map `ebpf:"xvs_sweep"`
+	XvsTunNh     *ebpf.Map `ebpf:"xvs_tun_nh"`
 	XvsTxPorts   *ebpf.Map `ebpf:"xvs_tx_ports"`
 	XvsVerdicts  *ebpf.Map `ebpf:"xvs_verdicts"`
 }
@@ -325,11 +420,16 @@ func (m *XvsMaps) Close() error {
 		m.XvsConns,
 		m.XvsFlowCache,
 		m.XvsMh,
+		m.XvsNatRev,
 		m.XvsNhCache,
+		m.XvsRealConns,
 		m.XvsRealStats,
 		m.XvsReals,
+		m.XvsSchedPos,
 		m.XvsSvcStats,
 		m.XvsSvcs,
+		m.XvsSweep,
+		m.XvsTunNh,
 		m.XvsTxPorts,
 		m.XvsVerdicts,
 	)
@@ -339,15 +439,18 @@ func (m *XvsMaps) Close() error {
 //
 // It can be passed to LoadXvsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XvsVariables struct {
-	XvsMhSize         *ebpf.Variable `ebpf:"xvs_mh_size"`
-	XvsUnusedAf       *ebpf.Variable `ebpf:"xvs_unused_af"`
-	XvsUnusedFlowEnt  *ebpf.Variable `ebpf:"xvs_unused_flow_ent"`
-	XvsUnusedFwd      *ebpf.Variable `ebpf:"xvs_unused_fwd"`
-	XvsUnusedNexthop  *ebpf.Variable `ebpf:"xvs_unused_nexthop"`
-	XvsUnusedRealFlag *ebpf.Variable `ebpf:"xvs_unused_real_flag"`
-	XvsUnusedSched    *ebpf.Variable `ebpf:"xvs_unused_sched"`
-	XvsUnusedSvcFlag  *ebpf.Variable `ebpf:"xvs_unused_svc_flag"`
-	XvsUnusedVerdict  *ebpf.Variable `ebpf:"xvs_unused_verdict"`
+	XvsHz              *ebpf.Variable `ebpf:"xvs_hz"`
+	XvsMhSize          *ebpf.Variable `ebpf:"xvs_mh_size"`
+	XvsUnusedAf        *ebpf.Variable `ebpf:"xvs_unused_af"`
+	XvsUnusedConnFlag  *ebpf.Variable `ebpf:"xvs_unused_conn_flag"`
+	XvsUnusedConnState *ebpf.Variable `ebpf:"xvs_unused_conn_state"`
+	XvsUnusedFlowEnt   *ebpf.Variable `ebpf:"xvs_unused_flow_ent"`
+	XvsUnusedFwd       *ebpf.Variable `ebpf:"xvs_unused_fwd"`
+	XvsUnusedNexthop   *ebpf.Variable `ebpf:"xvs_unused_nexthop"`
+	XvsUnusedRealFlag  *ebpf.Variable `ebpf:"xvs_unused_real_flag"`
+	XvsUnusedSched     *ebpf.Variable `ebpf:"xvs_unused_sched"`
+	XvsUnusedSvcFlag   *ebpf.Variable `ebpf:"xvs_unused_svc_flag"`
+	XvsUnusedVerdict   *ebpf.Variable `ebpf:"xvs_unused_verdict"`
 }
 
 // XvsPrograms contains all programs after they have been loaded into the kernel.

@@ -3,6 +3,7 @@
 #define XVS_TYPES_H
 
 #include <linux/types.h>
+#include <linux/bpf.h> /* struct bpf_timer */
 
 /*
  * Byte order, decided once: addresses and ports are stored exactly as on the
@@ -121,11 +122,66 @@ struct xvs_conn {
 	__u32 real_id;
 	__u32 real_gen; /* the real's gen when the flow was scheduled */
 	__u32 svc_id;
-	__u8 state;     /* TCP state as IPVS tracks it (later: issue 3) */
-	__u8 flags;
+	__u8 state;     /* enum xvs_conn_state */
+	__u8 flags;     /* XVS_CONN_F_* */
 	__u16 pad;
 };
 _Static_assert(sizeof(struct xvs_conn) == 24, "xvs_conn size");
+
+/* Connection states: IPVS's TCP states (IP_VS_TCP_S_*); a UDP entry is always 0 ("UDP"). */
+enum xvs_conn_state {
+	XVS_TCP_S_NONE = 0,
+	XVS_TCP_S_ESTABLISHED,
+	XVS_TCP_S_SYN_SENT,
+	XVS_TCP_S_SYN_RECV,
+	XVS_TCP_S_FIN_WAIT,
+	XVS_TCP_S_TIME_WAIT,
+	XVS_TCP_S_CLOSE,
+	XVS_TCP_S_CLOSE_WAIT,
+	XVS_TCP_S_LAST_ACK,
+	XVS_TCP_S_LISTEN,
+	XVS_TCP_S_SYNACK,
+	XVS_TCP_S_LAST,
+};
+
+/* Connection entry flags (xvs_conn.flags). */
+enum xvs_conn_flag {
+	XVS_CONN_F_INACTIVE = 0x1, /* not counted in activeconns (IP_VS_CONN_F_INACTIVE) */
+};
+
+/* Connection counts of a real (xvs_real_conns): IPVS's activeconns, totalconns (inactive = total - active), persistconns. */
+struct xvs_real_conns {
+	__u32 gen; /* the real's generation the counts belong to */
+	__s32 active;
+	__s32 total;
+	__s32 persist;
+	__u32 overload; /* IP_VS_DEST_F_OVERLOAD: total reached the upper threshold, not yet below the lower */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xvs_real_conns) == 24, "xvs_real_conns size");
+
+/* Per-CPU position of rr and wrr in a service's real list (xvs_sched_pos). */
+struct xvs_sched_pos {
+	__u32 version; /* the table's version this position belongs to */
+	__s32 cl;      /* index of the last real chosen, -1 for the list head */
+	__s32 cw;      /* wrr's current weight */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xvs_sched_pos) == 16, "xvs_sched_pos size");
+
+/* The expiry sweep of xvs_conns (xvs_sweep, one entry; see conn.h). */
+struct xvs_sweep {
+	struct bpf_timer timer;
+	__u64 jiffies; /* bpf_jiffies64 at the last run (or arming) */
+	__u64 ns;      /* bpf_ktime_get_ns (CLOCK_MONOTONIC) at the same moment */
+	__u64 runs;
+	__u64 expired; /* entries removed so far */
+	__u64 run_ns;  /* how long the last pass took */
+	__u64 seen;    /* entries the last pass looked at */
+	__u32 hz;      /* the kernel's HZ the datapath was loaded with */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xvs_sweep) == 72, "xvs_sweep size");
 
 /* Counters per service and per real (per-CPU; summed in Go). */
 struct xvs_stats {
@@ -169,6 +225,7 @@ enum xvs_verdict {
 	XVS_V_PASS_NO_NEIGH,
 	XVS_V_PASS_FIB,
 	XVS_V_PASS_MALFORMED, /* truncated or invalid headers: the kernel judges them */
+	XVS_V_TOO_BIG,        /* too big for the path MTU once encapsulated: ICMP sent back (or passed) */
 	XVS_V_MAX,            /* forwarded packets are counted per real (xvs_real_stats) */
 };
 

@@ -30,5 +30,8 @@ func (o Options) apply(spec *ebpf.CollectionSpec) error {
 	o = o.withDefaults()
 	spec.Maps["xvs_conns"].MaxEntries = o.ConnSize
 	spec.Maps["xvs_mh"].InnerMap.MaxEntries = o.MhSize
+	if err := spec.Variables["xvs_hz"].Set(KernelHZ()); err != nil {
+		return err
+	}
 	return spec.Variables["xvs_mh_size"].Set(o.MhSize)
 }

@@ -1,7 +1,12 @@
 package loader
 
 import (
+	"errors"
+	"fmt"
+	"os"
+
 	"github.com/xvs-lb/xvs/bpf"
+	"github.com/xvs-lb/xvs/loader/ipvs"
 	"github.com/xvs-lb/xvs/maps"
 )
 
@@ -10,6 +15,7 @@ func StoreMaps(o *bpf.XvsObjects) maps.BPFMaps {
 	return maps.BPFMaps{
 		Svcs: o.XvsSvcs, Reals: o.XvsReals, Mh: o.XvsMh,
 		SvcStats: o.XvsSvcStats, RealStats: o.XvsRealStats, Config: o.XvsConfig,
+		Conns: o.XvsConns, RealConns: o.XvsRealConns, Sweep: o.XvsSweep,
 	}
 }
 
@@ -18,6 +24,13 @@ func StoreMaps(o *bpf.XvsObjects) maps.BPFMaps {
 type Store struct {
 	*maps.BPFStore
 	st *State
+	// Mirror copies every commit to kernel IPVS; nil where the kernel has
+	// none or XVS_IPVS_MIRROR=off (MirrorOff says which).
+	Mirror    *ipvs.Mirror
+	MirrorOff string
+	// MirrorErr receives what the mirror could not apply (the maps are
+	// committed all the same); it writes to standard error by default.
+	MirrorErr func(error)
 }
 
 // OpenStore opens (creating if needed) the state directory dir and returns its store.
@@ -26,16 +39,68 @@ func OpenStore(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{BPFStore: maps.NewBPFStore(StoreMaps(st.Objs)), st: st}, nil
+	s := &Store{BPFStore: maps.NewBPFStore(StoreMaps(st.Objs)), st: st}
+	s.Mirror, s.MirrorOff = OpenMirror()
+	s.MirrorErr = func(err error) { fmt.Fprintf(os.Stderr, "xvsadm: %v\n", err) }
+	return s, nil
+}
+
+// OpenMirror connects to kernel IPVS for mirroring, or says why it is off.
+func OpenMirror() (*ipvs.Mirror, string) {
+	if os.Getenv("XVS_IPVS_MIRROR") == "off" {
+		return nil, "off (XVS_IPVS_MIRROR=off)"
+	}
+	m, err := ipvs.Open()
+	if errors.Is(err, ipvs.ErrNotPresent) {
+		return nil, "not present in this kernel; mirroring off"
+	}
+	if err != nil {
+		return nil, fmt.Sprintf("present but unusable (%v); mirroring off", err)
+	}
+	return m, ""
+}
+
+// Load reads the maps' configuration; the mirror takes it as what kernel
+// IPVS holds of xvs's, so a commit sends the kernel only the difference.
+func (s *Store) Load() (*maps.Config, error) {
+	cfg, err := s.BPFStore.Load()
+	if err == nil && s.Mirror != nil && !s.Mirror.Seeded() {
+		s.Mirror.Seed(cfg)
+	}
+	return cfg, err
+}
+
+// ZeroStats zeroes the maps' counters, and kernel IPVS's.
+func (s *Store) ZeroStats(svc *maps.Service) error {
+	if err := s.BPFStore.ZeroStats(svc); err != nil {
+		return err
+	}
+	if s.Mirror != nil {
+		if err := s.Mirror.Zero(svc); err != nil {
+			s.MirrorErr(err)
+		}
+	}
+	return nil
 }
 
 // Commit writes cfg to the maps, then asks the kernel to resolve the
-// neighbours of direct-routing reals so the datapath finds their MACs.
+// neighbours of direct-routing reals so the datapath finds their MACs,
+// then mirrors the change to kernel IPVS.
 func (s *Store) Commit(cfg *maps.Config) error {
+	if s.Mirror != nil && !s.Mirror.Seeded() {
+		if _, err := s.Load(); err != nil {
+			return err
+		}
+	}
 	if err := s.BPFStore.Commit(cfg); err != nil {
 		return err
 	}
 	resolveNeighbours(cfg)
+	if s.Mirror != nil {
+		if err := s.Mirror.Apply(cfg); err != nil {
+			s.MirrorErr(fmt.Errorf("the maps are changed, kernel IPVS is not (see xvsadm status; xvsadm sync re-applies): %w", err))
+		}
+	}
 	return nil
 }
 

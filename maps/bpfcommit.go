@@ -1,9 +1,11 @@
 package maps
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cilium/ebpf"
 
@@ -111,27 +113,48 @@ func (s *BPFStore) plan(old, cfg *Config) (*idPlan, error) {
 	return p, nil
 }
 
-// apply writes the change from old to cfg (both with IDs).
+// apply writes the change from old to cfg (both with IDs), in phases the
+// datapath can follow: (1) new and changed reals, (2) every changed
+// scheduler table, swapped into xvs_mh in one batch, (3) the service keys,
+// (4) removed services, their tables, then the reals no table names.
+// Each phase is a few batch calls: a map-in-map update waits for an RCU
+// grace period, so tables swapped one by one would cost that per service.
 func (s *BPFStore) apply(old, cfg *Config) error {
-	oldSvcs := map[uint32]*ServiceEntry{}
+	oldSvcs := make(map[uint32]*ServiceEntry, len(old.Services))
 	for _, e := range old.Services {
 		oldSvcs[e.ID] = e
 	}
-	keep := map[uint32]bool{}
-	var free []uint32
+	keep := make(map[uint32]bool, len(cfg.Services))
+	var (
+		free                []uint32
+		newSvcIDs, newReals []uint32
+		realIDs             []uint32
+		realVals            []bpf.Real
+		folds               [][2]uint32 // removed real, its service
+		svcKeys             []bpf.SvcKey
+		svcVals             []bpf.Svc
+		tabIDs              []uint32
+		tabs                []*ebpf.Map
+		delTabs             []uint32
+	)
+	defer func() {
+		for _, m := range tabs {
+			m.Close()
+		}
+	}()
 	for _, e := range cfg.Services {
 		keep[e.ID] = true
 		o := oldSvcs[e.ID]
-		oldDests := map[uint32]*DestEntry{}
+		var oldDests map[uint32]*DestEntry
 		if o != nil {
+			oldDests = make(map[uint32]*DestEntry, len(o.Dests))
 			for _, d := range o.Dests {
 				oldDests[d.ID] = d
 			}
-		} else if err := zeroStats(s.m.SvcStats, e.ID); err != nil {
-			return err
+		} else {
+			newSvcIDs = append(newSvcIDs, e.ID)
 		}
-		// 1. Reals: new and changed ones.
-		live := map[uint32]bool{}
+		live := make(map[uint32]bool, len(e.Dests))
 		for _, d := range e.Dests {
 			live[d.ID] = true
 			od := oldDests[d.ID]
@@ -139,64 +162,121 @@ func (s *BPFStore) apply(old, cfg *Config) error {
 				continue
 			}
 			if od == nil {
-				if err := zeroStats(s.m.RealStats, d.ID); err != nil {
-					return err
-				}
+				newReals = append(newReals, d.ID)
 			}
-			r := realValue(e.ID, d)
-			if err := s.m.Reals.Put(d.ID, &r); err != nil {
-				return fmt.Errorf("write real %s: %w", d.Addr, err)
-			}
+			realIDs = append(realIDs, d.ID)
+			realVals = append(realVals, realValue(e.ID, d))
 		}
-		// 2. The scheduler's table.
-		if err := s.writeTable(o, e); err != nil {
+		tab, del, err := s.buildTable(o, e)
+		if err != nil {
 			return err
 		}
-		// 3. The service.
+		if tab != nil {
+			tabIDs = append(tabIDs, e.ID)
+			tabs = append(tabs, tab)
+		} else if del {
+			delTabs = append(delTabs, e.ID)
+		}
 		if o == nil || o.Service != e.Service {
-			k, v := SvcKey(&e.Service), svcValue(e)
-			if err := s.m.Svcs.Put(&k, &v); err != nil {
-				return fmt.Errorf("write service %s: %w", e.Service.String(), err)
-			}
+			svcKeys = append(svcKeys, SvcKey(&e.Service))
+			svcVals = append(svcVals, svcValue(e))
 		}
 		for id := range oldDests {
 			if !live[id] {
-				// The service keeps what its removed real counted.
-				if err := s.foldStats(id, e.ID); err != nil {
-					return err
-				}
-				free = append(free, id)
+				folds = append(folds, [2]uint32{id, e.ID})
 			}
 		}
 	}
+	// 1. Reals, with fresh counters for new ones and services.
+	if err := zeroStatsBatch(s.m.SvcStats, newSvcIDs); err != nil {
+		return err
+	}
+	if err := zeroStatsBatch(s.m.RealStats, newReals); err != nil {
+		return err
+	}
+	if len(realIDs) > 0 {
+		if _, err := s.m.Reals.BatchUpdate(realIDs, realVals, nil); err != nil {
+			return fmt.Errorf("write reals: %w", err)
+		}
+	}
+	// 2. Tables: one swap for all of them.
+	if len(tabs) > 0 {
+		fds := make([]uint32, len(tabs))
+		for i, m := range tabs {
+			fds[i] = uint32(m.FD())
+		}
+		if _, err := s.m.Mh.BatchUpdate(tabIDs, fds, nil); err != nil {
+			return fmt.Errorf("swap scheduler tables: %w", err)
+		}
+	}
+	if err := s.deleteTables(delTabs); err != nil {
+		return err
+	}
+	// 3. Services.
+	if len(svcKeys) > 0 {
+		if _, err := s.m.Svcs.BatchUpdate(svcKeys, svcVals, nil); err != nil {
+			return fmt.Errorf("write services: %w", err)
+		}
+	}
+	// A service keeps what its removed reals counted.
+	for _, f := range folds {
+		if err := s.foldStats(f[0], f[1]); err != nil {
+			return err
+		}
+		free = append(free, f[0])
+	}
+	// 4. Removed services, then their tables.
+	var gone []*ServiceEntry
+	delTabs = delTabs[:0]
 	for _, o := range old.Services {
 		if keep[o.ID] {
 			continue
 		}
-		k := SvcKey(&o.Service)
-		if err := s.m.Svcs.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("delete service %s: %w", o.Service.String(), err)
-		}
-		if err := s.deleteTable(o.ID); err != nil {
-			return err
-		}
+		gone = append(gone, o)
+		delTabs = append(delTabs, o.ID)
 		for _, d := range o.Dests {
 			free = append(free, d.ID)
 		}
 	}
-	// 4. Reals no table names any more.
-	for _, id := range free {
-		r := bpf.Real{Gen: s.gens[id]}
-		if err := s.m.Reals.Put(id, &r); err != nil {
-			return fmt.Errorf("free real %d: %w", id, err)
+	for _, o := range gone {
+		k := SvcKey(&o.Service)
+		if err := s.m.Svcs.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("delete service %s: %w", o.Service.String(), err)
 		}
-		s.used[id] = false
+	}
+	if err := s.deleteTables(delTabs); err != nil {
+		return err
+	}
+	// Reals no table names any more.
+	if len(free) > 0 {
+		vals := make([]bpf.Real, len(free))
+		for i, id := range free {
+			vals[i] = bpf.Real{Gen: s.gens[id]}
+		}
+		if _, err := s.m.Reals.BatchUpdate(free, vals, nil); err != nil {
+			return fmt.Errorf("free reals: %w", err)
+		}
+		for _, id := range free {
+			s.used[id] = false
+		}
 	}
 	if old.Timeouts != cfg.Timeouts {
 		c := bpf.Cfg{TcpTimeout: cfg.Timeouts.TCP, TcpfinTimeout: cfg.Timeouts.TCPFin, UdpTimeout: cfg.Timeouts.UDP, MhSize: uint32(s.mhSize)}
 		if err := s.m.Config.Put(uint32(0), &c); err != nil {
 			return fmt.Errorf("write timeouts: %w", err)
 		}
+	}
+	return nil
+}
+
+// zeroStatsBatch zeroes the per-CPU counters of ids.
+func zeroStatsBatch(m *ebpf.Map, ids []uint32) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	zero := make([]bpf.Stats, len(ids)*ebpf.MustPossibleCPU())
+	if _, err := m.BatchUpdate(ids, zero, nil); err != nil {
+		return fmt.Errorf("zero counters: %w", err)
 	}
 	return nil
 }
@@ -224,40 +304,78 @@ func sameMhInput(o, e *ServiceEntry) bool {
 	return true
 }
 
-// writeTable builds e's Maglev table in a new inner map and swaps it in whole.
-func (s *BPFStore) writeTable(o, e *ServiceEntry) error {
-	if e.Sched != "mh" {
-		if o != nil && o.Sched == "mh" {
-			return s.deleteTable(e.ID)
-		}
-		return nil
+// buildTable builds e's scheduler table (sched.go) in a new inner map, for
+// apply to swap in whole. It returns nil when the table stays as it is, and
+// del when the service's table must go.
+func (s *BPFStore) buildTable(o, e *ServiceEntry) (tab *ebpf.Map, del bool, err error) {
+	if !hasTable(e.Sched) {
+		return nil, o != nil && hasTable(o.Sched), nil
 	}
-	if sameMhInput(o, e) {
-		return nil
+	if sameTableInput(o, e) {
+		return nil, false, nil
 	}
 	af := uint8(bpf.AFInet)
 	if e.Is6() {
 		af = bpf.AFInet6
 	}
-	table := MaglevTableAF(af, mhDests(e), s.mhSize)
+	table := tableOf(af, e, s.mhSize)
+	if table == nil { // too many reals for the datapath: the kernel serves the service
+		return nil, true, nil
+	}
 	inner, err := ebpf.NewMap(&ebpf.MapSpec{
 		Name: "xvs_mh_tab", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: uint32(s.mhSize),
 	})
 	if err != nil {
-		return fmt.Errorf("create mh table: %w", err)
+		return nil, false, fmt.Errorf("create mh table: %w", err)
 	}
-	defer inner.Close()
 	keys := make([]uint32, len(table))
 	for i := range keys {
 		keys[i] = uint32(i)
 	}
 	if _, err := inner.BatchUpdate(keys, table, nil); err != nil {
-		return fmt.Errorf("fill mh table: %w", err)
+		inner.Close()
+		return nil, false, fmt.Errorf("fill mh table: %w", err)
 	}
-	if err := s.m.Mh.Put(e.ID, inner); err != nil {
-		return fmt.Errorf("swap mh table of %s: %w", e.Service.String(), err)
+	return inner, false, nil
+}
+
+// deleteTables removes the tables of ids. xvs_mh has no batch delete and
+// each delete waits for an RCU grace period, so many run at once (waiters
+// share grace periods).
+func (s *BPFStore) deleteTables(ids []uint32) error {
+	if len(ids) < 4 {
+		for _, id := range ids {
+			if err := s.deleteTable(id); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	return nil
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	work := make(chan uint32)
+	for range min(len(ids), 256) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				if err := s.deleteTable(id); err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, id := range ids {
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+	return first
 }
 
 func (s *BPFStore) deleteTable(id uint32) error {

@@ -14,6 +14,7 @@ import (
 // BPFMaps are the datapath maps a BPFStore reads and writes.
 type BPFMaps struct {
 	Svcs, Reals, Mh, SvcStats, RealStats, Config *ebpf.Map
+	Conns, RealConns, Sweep                      *ebpf.Map // connection table, counts and expiry (conns.go); optional
 }
 
 // BPFStore is a Store kept in the datapath's maps: they are the only copy of
@@ -84,6 +85,9 @@ func (s *BPFStore) Load() (*Config, error) {
 			}
 			e.Stats.add(&d.Stats)
 		}
+	}
+	if err := s.loadConnCounts(c); err != nil {
+		return nil, err
 	}
 	s.loaded = c.Clone()
 	return c, nil

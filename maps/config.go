@@ -1,6 +1,10 @@
 package maps
 
-import "fmt"
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+)
 
 // Config is the whole balancer configuration: what ipvsadm -S saves.
 // Its methods implement kernel IPVS's rules for adding, editing and
@@ -9,24 +13,58 @@ type Config struct {
 	Services []*ServiceEntry // in creation order
 	Timeouts Timeouts
 	nextSeq  uint32
+	// idx finds services by key; built on first use, kept by the methods
+	// here, and rebuilt when Services was changed from outside (its length
+	// no longer idxLen).
+	idx    map[svcIndexKey]*ServiceEntry
+	idxLen int
 }
 
-// SameService reports whether a and b name the same virtual service.
+// svcIndexKey is what SameService compares.
+type svcIndexKey struct {
+	fwmark uint32
+	is6    bool
+	proto  uint8
+	port   uint16
+	addr   netip.Addr
+}
+
+func indexKey(s *Service) svcIndexKey {
+	if s.FwMark != 0 {
+		return svcIndexKey{fwmark: s.FwMark, is6: s.Is6()}
+	}
+	return svcIndexKey{proto: s.Proto, port: s.Port, addr: s.Addr}
+}
+
+// index returns the service index, building it when missing or stale.
+func (c *Config) index() map[svcIndexKey]*ServiceEntry {
+	if c.idx == nil || c.idxLen != len(c.Services) {
+		c.idx = make(map[svcIndexKey]*ServiceEntry, len(c.Services))
+		for _, e := range c.Services {
+			c.idx[indexKey(&e.Service)] = e
+		}
+		c.idxLen = len(c.Services)
+	}
+	return c.idx
+}
+
+// SameService reports whether a and b name the same virtual service. As in
+// kernel IPVS (ip_vs_service_find compares the family, then the address),
+// the IPv6 service [::ffff:a.b.c.d] is not the IPv4 service a.b.c.d.
 func SameService(a, b *Service) bool {
 	if a.FwMark != 0 || b.FwMark != 0 {
 		return a.FwMark == b.FwMark && a.Is6() == b.Is6()
 	}
-	return a.Proto == b.Proto && a.Port == b.Port && a.Addr.Unmap() == b.Addr.Unmap()
+	return a.Proto == b.Proto && a.Port == b.Port && a.Addr == b.Addr
 }
 
 // Service returns the entry for the service s names, or nil.
 func (c *Config) Service(s *Service) *ServiceEntry {
-	for _, e := range c.Services {
-		if SameService(&e.Service, s) {
-			return e
-		}
+	e := c.index()[indexKey(s)]
+	if e == nil || !SameService(&e.Service, s) {
+		return nil
 	}
-	return nil
+	return e
 }
 
 // seq returns the next creation number; the first call scans what was loaded.
@@ -52,6 +90,8 @@ func (c *Config) AddService(s Service) (*ServiceEntry, error) {
 	}
 	e := &ServiceEntry{Service: s, Seq: c.seq()}
 	c.Services = append(c.Services, e)
+	c.idx[indexKey(&s)] = e
+	c.idxLen = len(c.Services)
 	return e, nil
 }
 
@@ -67,22 +107,24 @@ func (c *Config) EditService(s Service) error {
 
 // DelService removes a service and its reals (ipvsadm -D).
 func (c *Config) DelService(s *Service) error {
-	for i, e := range c.Services {
-		if SameService(&e.Service, s) {
-			c.Services = append(c.Services[:i:i], c.Services[i+1:]...)
-			return nil
-		}
+	e := c.Service(s)
+	if e == nil {
+		return ErrNoService
 	}
-	return ErrNoService
+	i := slices.Index(c.Services, e)
+	c.Services = append(c.Services[:i:i], c.Services[i+1:]...)
+	delete(c.idx, indexKey(&e.Service))
+	c.idxLen = len(c.Services)
+	return nil
 }
 
 // Clear removes every service (ipvsadm -C).
-func (c *Config) Clear() { c.Services = nil }
+func (c *Config) Clear() { c.Services, c.idx = nil, nil }
 
 // Dest returns the real of e at the address and port of d, or nil.
 func (e *ServiceEntry) Dest(d *Dest) *DestEntry {
 	for _, x := range e.Dests {
-		if x.Port == d.Port && x.Addr.Unmap() == d.Addr.Unmap() {
+		if x.Port == d.Port && x.Addr == d.Addr {
 			return x
 		}
 	}
@@ -127,7 +169,7 @@ func (c *Config) DelDest(s *Service, d *Dest) error {
 		return ErrNoService
 	}
 	for i, x := range e.Dests {
-		if x.Port == d.Port && x.Addr.Unmap() == d.Addr.Unmap() {
+		if x.Port == d.Port && x.Addr == d.Addr {
 			e.Dests = append(e.Dests[:i:i], e.Dests[i+1:]...)
 			return nil
 		}

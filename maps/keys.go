@@ -45,6 +45,9 @@ func SvcKey(s *Service) bpf.SvcKey {
 		return k
 	}
 	k.Addr, k.Af = addrBytes(s.Addr)
+	if s.Addr.Is4In6() { // an IPv6 service, apart from the IPv4 one (as kernel IPVS)
+		k.Addr, k.Af = s.Addr.As16(), bpf.AFInet6
+	}
 	k.Port = be16(s.Port)
 	k.Proto = s.Proto
 	return k

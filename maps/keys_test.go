@@ -29,11 +29,12 @@ func TestSvcKeyBytes(t *testing.T) {
 			17,
 			6,
 		}},
-		{"v4-mapped is v4", Service{Proto: 6, Addr: netip.MustParseAddr("::ffff:192.0.2.7"), Port: 443}, []byte{
-			192, 0, 2, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		// Kernel IPVS keeps the IPv6 service [::ffff:a.b.c.d] apart from the IPv4 a.b.c.d.
+		{"v4-mapped is v6", Service{Proto: 6, Addr: netip.MustParseAddr("::ffff:192.0.2.7"), Port: 443}, []byte{
+			0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7,
 			0x01, 0xbb,
 			6,
-			4,
+			6,
 		}},
 		{"fwmark", Service{FwMark: 0x01020304, Addr: netip.IPv4Unspecified()}, []byte{
 			1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,

@@ -33,7 +33,8 @@ type Service struct {
 }
 
 // Is6 reports whether the service is IPv6.
-func (s *Service) Is6() bool { return s.Addr.Is6() && !s.Addr.Is4In6() }
+// A v4-mapped address (::ffff:a.b.c.d) is IPv6, as kernel IPVS keeps it (AF_INET6).
+func (s *Service) Is6() bool { return s.Addr.Is6() }
 
 // Dest is one real server of a service.
 type Dest struct {

@@ -86,7 +86,7 @@ func TestGoldenJSON(t *testing.T) {
 		{Proto: protoUDP, Client: netip.MustParseAddrPort("[2001:db8:99::]:0"), Virtual: netip.MustParseAddrPort("[2001:db8::53]:53"),
 			Dest: netip.MustParseAddrPort("[2001:db8::5]:53"), State: "NONE", Expires: 119, PEName: "sip", PEData: "call-1"},
 	}
-	findSvc(t, env.store, "TCP 207.175.44.110:80").Stats = maps.Stats{Conns: 12, InPkts: 340, OutPkts: 200, InBytes: 1 << 20, OutBytes: 1 << 30}
+	findSvc(t, env.store.Cfg, "TCP 207.175.44.110:80").Stats = maps.Stats{Conns: 12, InPkts: 340, OutPkts: 200, InBytes: 1 << 20, OutBytes: 1 << 30}
 	got := transcript(env, []step{
 		{line: "-L --format json"},
 		{line: "-L -n -t 207.175.44.110:80 --format=json"},

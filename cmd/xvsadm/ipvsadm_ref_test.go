@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -35,55 +36,51 @@ var refExcluded = map[int]string{
 // refHooks change the store before a step the way the reference's traffic
 // and clock did: the counters, connection counts and entries the datapath
 // would report.
-var refHooks = map[int]func(t *testing.T, st *testStore){
+var refHooks = map[int]func(t *testing.T, st refTraffic){
 	// Between 058 and 059: 4 TCP SYNs to 207.175.44.110:80, 2 UDP
 	// datagrams to 207.175.44.110:53 (to reals of weight 0 and 65535:
 	// nothing counted), 1 TCP SYN to 10.0.0.8:80.
-	59: func(t *testing.T, st *testStore) {
+	59: func(t *testing.T, st refTraffic) {
 		syn := maps.Stats{Conns: 1, InPkts: 1, InBytes: 60}
-		setSvc(t, st, "TCP 207.175.44.110:80", maps.Stats{Conns: 4, InPkts: 4, InBytes: 240})
-		setDest(t, st, "TCP 207.175.44.110:80", "192.168.10.1:80", syn, 1, 0, 0)
-		setDest(t, st, "TCP 207.175.44.110:80", "192.168.10.2:80", syn, 1, 0, 0)
-		setDest(t, st, "TCP 207.175.44.110:80", "192.168.10.3:80", maps.Stats{Conns: 2, InPkts: 2, InBytes: 120}, 2, 0, 0)
-		setSvc(t, st, "TCP 10.0.0.8:80", syn)
-		setDest(t, st, "TCP 10.0.0.8:80", "10.1.8.2:80", syn, 1, 0, 0)
-		st.conns = []maps.Conn{
+		st.setSvc(t, "TCP 207.175.44.110:80", maps.Stats{Conns: 4, InPkts: 4, InBytes: 240})
+		st.setDest(t, "TCP 207.175.44.110:80", "192.168.10.1:80", syn, 1, 0, 0)
+		st.setDest(t, "TCP 207.175.44.110:80", "192.168.10.2:80", syn, 1, 0, 0)
+		st.setDest(t, "TCP 207.175.44.110:80", "192.168.10.3:80", maps.Stats{Conns: 2, InPkts: 2, InBytes: 120}, 2, 0, 0)
+		st.setSvc(t, "TCP 10.0.0.8:80", syn)
+		st.setDest(t, "TCP 10.0.0.8:80", "10.1.8.2:80", syn, 1, 0, 0)
+		st.setConns(t, []maps.Conn{
 			tcpSynRecv("10.99.0.1:45808", "207.175.44.110:80", "192.168.10.3:80", 55),
 			tcpSynRecv("10.99.0.1:45824", "207.175.44.110:80", "192.168.10.2:80", 55),
 			tcpSynRecv("10.99.0.1:45834", "207.175.44.110:80", "192.168.10.1:80", 55),
 			tcpSynRecv("10.99.0.1:45812", "207.175.44.110:80", "192.168.10.3:80", 55),
 			tcpSynRecv("10.99.0.1:57340", "10.0.0.8:80", "10.1.8.2:80", 55),
-		}
+		})
 	},
 	// Step 304's traffic: 3 UDP datagrams to 207.175.44.110:53 (one
 	// persistence template), 2 to the one-packet 10.0.0.20:5000, 2 TCP
 	// SYNs to 207.175.44.110:80.
-	305: func(t *testing.T, st *testStore) {
+	305: func(t *testing.T, st refTraffic) {
 		syn := maps.Stats{Conns: 1, InPkts: 1, InBytes: 60}
-		setSvc(t, st, "TCP 207.175.44.110:80", maps.Stats{Conns: 2, InPkts: 2, InBytes: 120})
-		setDest(t, st, "TCP 207.175.44.110:80", "192.168.10.2:80", syn, 1, 0, 0)
-		setDest(t, st, "TCP 207.175.44.110:80", "192.168.10.3:80", syn, 1, 0, 0)
+		st.setSvc(t, "TCP 207.175.44.110:80", maps.Stats{Conns: 2, InPkts: 2, InBytes: 120})
+		st.setDest(t, "TCP 207.175.44.110:80", "192.168.10.2:80", syn, 1, 0, 0)
+		st.setDest(t, "TCP 207.175.44.110:80", "192.168.10.3:80", syn, 1, 0, 0)
 		dns := maps.Stats{Conns: 3, InPkts: 3, InBytes: 99}
-		setSvc(t, st, "UDP 207.175.44.110:53", dns)
-		setDest(t, st, "UDP 207.175.44.110:53", "192.168.20.2:53", dns, 0, 3, 1)
+		st.setSvc(t, "UDP 207.175.44.110:53", dns)
+		st.setDest(t, "UDP 207.175.44.110:53", "192.168.20.2:53", dns, 0, 3, 1)
 		ops := maps.Stats{Conns: 2, InPkts: 2, InBytes: 66}
-		setSvc(t, st, "UDP 10.0.0.20:5000", ops)
-		setDest(t, st, "UDP 10.0.0.20:5000", "10.1.20.1:5000", ops, 0, 0, 0)
-		st.conns = []maps.Conn{
+		st.setSvc(t, "UDP 10.0.0.20:5000", ops)
+		st.setDest(t, "UDP 10.0.0.20:5000", "10.1.20.1:5000", ops, 0, 0, 0)
+		st.setConns(t, []maps.Conn{
 			tcpSynRecv("10.99.0.1:55050", "207.175.44.110:80", "192.168.10.3:80", 58),
 			udpConn("NONE", "10.99.0.0:0", 298),
 			tcpSynRecv("10.99.0.1:55034", "207.175.44.110:80", "192.168.10.2:80", 58),
 			udpConn("UDP", "10.99.0.1:38689", 298),
 			udpConn("UDP", "10.99.0.1:53714", 298),
 			udpConn("UDP", "10.99.0.1:43371", 298),
-		}
+		})
 	},
 	// A second passes between 307 and 308.
-	308: func(t *testing.T, st *testStore) {
-		for i := range st.conns {
-			st.conns[i].Expires--
-		}
-	},
+	308: func(t *testing.T, st refTraffic) { st.tick(t) },
 }
 
 func tcpSynRecv(client, vip, real string, expires uint32) maps.Conn {
@@ -96,30 +93,65 @@ func udpConn(state, client string, expires uint32) maps.Conn {
 		Dest: netip.MustParseAddrPort("192.168.20.2:53"), State: state, Expires: expires}
 }
 
-// findSvc finds "TCP addr:port" in the store.
-func findSvc(t *testing.T, st *testStore, name string) *maps.ServiceEntry {
-	t.Helper()
+// refTraffic is what the reference's traffic and clock changed in a store:
+// counters, connection counts and entries.
+type refTraffic interface {
+	// setSvc sets the counters of service name ("TCP addr:port").
+	setSvc(t *testing.T, name string, s maps.Stats)
+	// setDest sets the counters and connection counts of one real.
+	setDest(t *testing.T, svc, dest string, s maps.Stats, active, inact, persist uint32)
+	// setConns sets the connection entries -L -c lists.
+	setConns(t *testing.T, conns []maps.Conn)
+	// tick lets a second pass.
+	tick(t *testing.T)
+}
+
+// svcKey parses "TCP addr:port".
+func svcKey(name string) maps.Service {
 	proto, ap, _ := strings.Cut(name, " ")
 	key := maps.Service{Proto: map[string]uint8{"TCP": protoTCP, "UDP": protoUDP}[proto]}
 	p := netip.MustParseAddrPort(ap)
 	key.Addr, key.Port = p.Addr(), p.Port()
-	e := st.Cfg.Service(&key)
+	return key
+}
+
+// findSvc finds "TCP addr:port" in cfg.
+func findSvc(t *testing.T, cfg *maps.Config, name string) *maps.ServiceEntry {
+	t.Helper()
+	key := svcKey(name)
+	e := cfg.Service(&key)
 	if e == nil {
 		t.Fatalf("no service %s in the store", name)
 	}
 	return e
 }
 
-func setSvc(t *testing.T, st *testStore, name string, s maps.Stats) { findSvc(t, st, name).Stats = s }
-
-func setDest(t *testing.T, st *testStore, svc, dest string, s maps.Stats, active, inact, persist uint32) {
+// findDest finds real "addr:port" of service svc in cfg.
+func findDest(t *testing.T, cfg *maps.Config, svc, dest string) *maps.DestEntry {
 	t.Helper()
 	p := netip.MustParseAddrPort(dest)
-	d := findSvc(t, st, svc).Dest(&maps.Dest{Addr: p.Addr(), Port: p.Port()})
+	d := findSvc(t, cfg, svc).Dest(&maps.Dest{Addr: p.Addr(), Port: p.Port()})
 	if d == nil {
 		t.Fatalf("no real %s in %s", dest, svc)
 	}
+	return d
+}
+
+func (st *testStore) setSvc(t *testing.T, name string, s maps.Stats) {
+	findSvc(t, st.Cfg, name).Stats = s
+}
+
+func (st *testStore) setDest(t *testing.T, svc, dest string, s maps.Stats, active, inact, persist uint32) {
+	d := findDest(t, st.Cfg, svc, dest)
 	d.Stats, d.ActiveConns, d.InactConns, d.PersistConns = s, active, inact, persist
+}
+
+func (st *testStore) setConns(t *testing.T, conns []maps.Conn) { st.conns = conns }
+
+func (st *testStore) tick(t *testing.T) {
+	for i := range st.conns {
+		st.conns[i].Expires--
+	}
 }
 
 // refStep is one captured command.
@@ -165,27 +197,55 @@ func loadRefSteps(t *testing.T) []refStep {
 	return steps
 }
 
+// refBackend is a store the reference replays against: opened for each
+// block (a fresh machine), with the traffic hooks written into it.
+type refBackend interface {
+	refTraffic
+	open(t *testing.T) maps.Store
+}
+
+// memBackend is the MemStore of the command-line tests.
+type memBackend struct{ st *testStore }
+
+func (b *memBackend) open(t *testing.T) maps.Store                { return b.st }
+func (b *memBackend) setSvc(t *testing.T, n string, s maps.Stats) { b.st.setSvc(t, n, s) }
+func (b *memBackend) setDest(t *testing.T, svc, dest string, s maps.Stats, a, i, p uint32) {
+	b.st.setDest(t, svc, dest, s, a, i, p)
+}
+func (b *memBackend) setConns(t *testing.T, c []maps.Conn) { b.st.setConns(t, c) }
+func (b *memBackend) tick(t *testing.T)                    { b.st.tick(t) }
+
 // TestIpvsadmReference replays every captured command, block by block on a
 // fresh store, and compares stdout, stderr and the exit status byte for
 // byte.
 func TestIpvsadmReference(t *testing.T) {
+	replayReference(t, func(t *testing.T) refBackend { return &memBackend{st: newTestStore()} }, nil)
+}
+
+// replayReference replays the reference against the stores newBackend
+// makes (one per block). Steps in known are compared and counted but a
+// mismatch is only logged, with the reason given.
+func replayReference(t *testing.T, newBackend func(t *testing.T) refBackend, known map[int]string) {
 	steps := loadRefSteps(t)
-	var env *testEnv
 	var sh *refShell
-	block, matched, compared := -1, 0, 0
+	var be refBackend
+	block, matched, compared, knownMiss := -1, 0, 0, 0
 	for _, st := range steps {
 		// Blocks: 001-127, 201-219, 301-313, each on a fresh machine.
 		if b := max(st.num/100, 1); b != block {
 			block = b
 			e := newTestEnv(t)
 			e.salt = refSalt
-			env = e
+			be = newBackend(t)
+			bk := be
 			sh = &refShell{files: map[string][]byte{}, ipvsadm: func(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-				return runWith(e.options(stdin, stdout, stderr), args)
+				o := e.options(stdin, stdout, stderr)
+				o.openStore = func(string) (maps.Store, error) { return bk.open(t), nil }
+				return runWith(o, args)
 			}}
 		}
 		if hook := refHooks[st.num]; hook != nil {
-			hook(t, env.store)
+			hook(t, be)
 		}
 		if why, ok := refExcluded[st.num]; ok {
 			t.Logf("%s: excluded: %s", st.label, why)
@@ -201,24 +261,28 @@ func TestIpvsadmReference(t *testing.T) {
 			t.Errorf("%s: %v", st.label, err)
 			continue
 		}
-		ok := true
+		var diffs []string
 		if out != st.stdout {
-			ok = false
-			t.Errorf("%s: %s\nstdout differs:\n%s", st.label, st.cmd, lineDiff(st.stdout, out))
+			diffs = append(diffs, "stdout differs:\n"+lineDiff(st.stdout, out))
 		}
 		if errs != st.stderr {
-			ok = false
-			t.Errorf("%s: %s\nstderr: got %q, want %q", st.label, st.cmd, errs, st.stderr)
+			diffs = append(diffs, fmt.Sprintf("stderr: got %q, want %q", errs, st.stderr))
 		}
 		if rc != st.rc {
-			ok = false
-			t.Errorf("%s: %s\nexit status: got %d, want %d", st.label, st.cmd, rc, st.rc)
+			diffs = append(diffs, fmt.Sprintf("exit status: got %d, want %d", rc, st.rc))
 		}
-		if ok {
+		switch why, isKnown := known[st.num]; {
+		case len(diffs) == 0:
 			matched++
+		case isKnown:
+			knownMiss++
+			t.Logf("%s: differs (known: %s): %s\n%s", st.label, why, st.cmd, strings.Join(diffs, "\n"))
+		default:
+			t.Errorf("%s: %s\n%s", st.label, st.cmd, strings.Join(diffs, "\n"))
 		}
 	}
-	t.Logf("matched %d of %d reference steps (%d compared, %d excluded)", matched, len(steps), compared, len(refExcluded))
+	t.Logf("matched %d of %d reference steps (%d compared, %d excluded, %d known to differ)",
+		matched, len(steps), compared, len(refExcluded), knownMiss)
 }
 
 // lineDiff shows the first differing lines of want and got.

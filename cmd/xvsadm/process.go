@@ -20,6 +20,11 @@ func (s *session) processOptions(argv []string, readingStdin bool) error {
 	if s.pending != nil && !changesConfig(ce.cmd) {
 		return failf(2, "the '%s' command is not allowed in an atomic restore", cmdNames[ce.cmd-1])
 	}
+	if !changesConfig(ce.cmd) {
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
 	svc := ce.svc.service()
 	switch ce.cmd {
 	case cmdList:

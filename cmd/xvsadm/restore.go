@@ -102,9 +102,14 @@ func (s *session) restore(argv0 string, readingStdin bool) error {
 	}
 	rr := newRuleReader(s.o.stdin)
 	var result error
+	s.deferred = true
+	defer func() { s.deferred = false }()
 	for {
 		argv, _, ok := rr.next(argv0)
 		if !ok {
+			if err := s.flush(); err != nil {
+				return err
+			}
 			return result
 		}
 		if len(argv) <= 1 {
@@ -113,6 +118,9 @@ func (s *session) restore(argv0 string, readingStdin bool) error {
 		result = s.processOptions(argv, true)
 		switch e := result.(type) {
 		case *exitError:
+			if err := s.flush(); err != nil {
+				fmt.Fprintln(s.o.stderr, err.Error())
+			}
 			return e
 		case *opError:
 			fmt.Fprintln(s.o.stderr, e.msg)

@@ -17,6 +17,24 @@ type session struct {
 	// cur is the configuration last loaded or committed by change: while
 	// the store is open it is locked, so -R need not reload it per line.
 	cur *maps.Config
+	// deferred (plain -R): changes collect in cur and are committed by
+	// flush, before any command that reads the store and at the end, so a
+	// rule file costs one commit, not one per line. (ipvsadm commits each
+	// line; the datapath sees the same final state, sooner.)
+	deferred, dirty bool
+}
+
+// flush commits the changes deferred so far.
+func (s *session) flush() error {
+	if !s.dirty {
+		return nil
+	}
+	s.dirty = false
+	if err := s.store.Commit(s.cur); err != nil {
+		s.cur = nil
+		return &opError{msg: ipvsStrerror(opOther, fmt.Errorf("commit: %w", err))}
+	}
+	return nil
 }
 
 // open returns the store, opening it on first use.
@@ -87,6 +105,10 @@ func (s *session) change(op ipvsOp, f func(cfg *maps.Config) error) error {
 	}
 	if err := f(s.cur); err != nil {
 		return &opError{msg: ipvsStrerror(op, err)}
+	}
+	if s.deferred {
+		s.dirty = true
+		return nil
 	}
 	if err := st.Commit(s.cur); err != nil {
 		s.cur = nil // reload what the store holds

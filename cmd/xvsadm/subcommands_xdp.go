@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -68,6 +68,7 @@ func newDetachCmd(o *rootOptions) *cobra.Command {
 type statusReport struct {
 	*loader.Status
 	KernelIPVS     string          `json:"kernel_ipvs"`
+	Drift          []string        `json:"kernel_ipvs_drift"`
 	Services       int             `json:"services"`
 	Reals          int             `json:"reals"`
 	PassedToKernel []passedService `json:"passed_to_kernel"`
@@ -101,7 +102,8 @@ func runStatus(o *rootOptions, st *loader.State) error {
 	if err != nil {
 		return err
 	}
-	r := statusReport{Status: s, KernelIPVS: kernelIPVS()}
+	r := statusReport{Status: s}
+	r.KernelIPVS, r.Drift = kernelIPVSReport(cfg)
 	for _, e := range cfg.Services {
 		r.Services++
 		r.Reals += len(e.Dests)
@@ -129,6 +131,9 @@ func printStatus(o *rootOptions, r *statusReport) {
 		fmt.Fprintf(w, "attached:   %s (ifindex %d) %s mode, link id %d, program id %d\n", a.Iface, a.Ifindex, a.Mode, a.LinkID, a.ProgID)
 	}
 	fmt.Fprintf(w, "kernel IPVS: %s\n", r.KernelIPVS)
+	for _, d := range r.Drift {
+		fmt.Fprintf(w, "  drift: %s\n", d)
+	}
 	fmt.Fprintf(w, "services:   %d with %d real servers; mh table size %d\n", r.Services, r.Reals, r.MhTableSize)
 	for _, p := range r.PassedToKernel {
 		fmt.Fprintf(w, "  passed to the kernel: %s (%s)\n", p.Service, p.Why)
@@ -157,14 +162,21 @@ func unsupported(e *maps.ServiceEntry) string {
 		return "fwmark services are matched by the kernel"
 	case e.Proto != 6 && e.Proto != 17:
 		return "protocol not in the datapath"
-	case e.Sched != "mh":
+	case !slices.Contains(maps.DatapathScheds, e.Sched):
 		return "scheduler " + e.Sched + " not in the datapath yet"
+	case e.Sched != "mh" && e.Sched != "sh" && e.Sched != "dh" && len(e.Dests) > maps.SchedMaxReals:
+		return fmt.Sprintf("more than %d reals with scheduler %s", maps.SchedMaxReals, e.Sched)
 	case e.Flags&bpf.SvcPersistent != 0:
 		return "persistence not in the datapath yet"
 	}
 	for _, d := range e.Dests {
-		if d.Fwd != bpf.FwdDRoute {
-			return "forwarding method other than -g not in the datapath yet"
+		switch {
+		case d.Fwd == bpf.FwdDRoute, d.Fwd == bpf.FwdMasq:
+		case d.Fwd == bpf.FwdTunnel && d.TunFlags != 0:
+			return "tunnel checksum options (--tun-csum, --tun-remcsum) not in the datapath yet"
+		case d.Fwd == bpf.FwdTunnel:
+		default:
+			return "forwarding methods other than -g, -i and -m not in the datapath"
 		}
 	}
 	return ""
@@ -176,12 +188,4 @@ func serviceName(e *maps.ServiceEntry) string {
 	}
 	p := map[uint8]string{6: "TCP", 17: "UDP", 132: "SCTP"}[e.Proto]
 	return fmt.Sprintf("%s %s", p, netip.AddrPortFrom(e.Addr, e.Port))
-}
-
-// kernelIPVS says whether kernel IPVS exists here (mirroring needs it).
-func kernelIPVS() string {
-	if _, err := os.Stat("/proc/net/ip_vs"); err == nil {
-		return "present (mirroring not implemented yet)"
-	}
-	return "not present in this kernel; mirroring off"
 }

@@ -117,10 +117,10 @@ func TestNotForUs(t *testing.T) {
 // Services or methods the datapath does not implement are passed to the kernel.
 func TestUnsupportedPassed(t *testing.T) {
 	f := newFixture(t)
-	rr := f.svc("tcp", "10.0.0.100:80", "rr", 0)
-	f.real(rr, "10.0.0.11:80", bpf.FwdDRoute, 1)
-	nat := f.svc("tcp", "10.0.0.100:81", "mh", 0)
-	f.real(nat, "10.0.0.11:8080", bpf.FwdMasq, 1)
+	lblc := f.svc("tcp", "10.0.0.100:80", "lblc", 0) // the one scheduler family (lblc, lblcr) not in the datapath
+	f.real(lblc, "10.0.0.11:80", bpf.FwdDRoute, 1)
+	local := f.svc("tcp", "10.0.0.100:81", "mh", 0)
+	f.real(local, "10.0.0.11:8080", bpf.FwdLocalNode, 1) // -m and -i are in the datapath (issue 4); local node is not
 	persist := f.svc("tcp", "10.0.0.100:82", "mh", bpf.SvcPersistent)
 	f.real(persist, "10.0.0.11:82", bpf.FwdDRoute, 1)
 	for _, dst := range []string{"10.0.0.100:80", "10.0.0.100:81", "10.0.0.100:82"} {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // nsRunner runs functions on one OS thread inside a private network namespace.
@@ -92,7 +93,7 @@ func buildNet() (int, error) {
 	}
 	for _, a := range []string{"10.0.0.1/24", "fd00::1/64"} {
 		addr, _ := netlink.ParseAddr(a)
-		addr.Flags = 0x80 // IFA_F_NODAD: usable at once
+		addr.Flags = unix.IFA_F_NODAD // usable at once
 		if err := netlink.AddrAdd(l, addr); err != nil {
 			return 0, fmt.Errorf("add %s: %w", a, err)
 		}

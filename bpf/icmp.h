@@ -1,0 +1,145 @@
+/* ICMP messages the datapath sends itself: fragmentation needed / packet too big for tunnelled packets. */
+#ifndef XVS_ICMP_H
+#define XVS_ICMP_H
+
+#include "parse.h"
+#include "csum.h"
+
+/* linux/icmp.h pulls in libc headers a BPF build can't use: the few fields needed, as on the wire. */
+struct xvs_icmphdr {
+	__u8 type;
+	__u8 code;
+	__u16 checksum;
+	__be16 unused;
+	__be16 mtu; /* next-hop MTU of "fragmentation needed" (RFC 1191) */
+};
+
+struct xvs_icmp6hdr {
+	__u8 type;
+	__u8 code;
+	__u16 checksum;
+	__be32 mtu;
+};
+
+#define XVS_ICMP_DEST_UNREACH 3
+#define XVS_ICMP_FRAG_NEEDED 4
+#define XVS_ICMPV6_PKT_TOOBIG 2
+#ifndef IPPROTO_ICMPV6
+#define IPPROTO_ICMPV6 58
+#endif
+
+/* Bytes of the offending packet quoted: its IP header and the first 8 bytes of what follows (ports). */
+#define XVS_ICMP4_QUOTE (sizeof(struct iphdr) + 8)
+#define XVS_ICMP6_QUOTE (sizeof(struct ipv6hdr) + 8)
+
+/*
+ * xvs_icmp_too_big turns the frame in place into an ICMP "fragmentation
+ * needed" (IPv4) or "packet too big" (IPv6) error back to the sender,
+ * announcing mtu, as kernel IPVS does for a tunnel packet that would not fit
+ * (icmp_send from ip_vs_tunnel_xmit). The error comes from the address the
+ * packet was sent to (the VIP), goes out where the packet came in (MACs
+ * swapped), and quotes the packet's IP header and first 8 bytes beyond it.
+ * An IPv4 packet with options is passed to the kernel instead.
+ */
+static __always_inline int xvs_icmp_too_big(struct xdp_md *ctx, const struct xvs_pkt *p, __u32 mtu)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	__u32 l2len = sizeof(*eth), hlen, quote;
+	__u8 mac[ETH_ALEN];
+	__u32 sum;
+
+	if ((void *)(eth + 1) > end)
+		return xvs_verdict(XVS_V_PASS_MALFORMED, XDP_PASS);
+	if (eth->h_proto == bpf_htons(ETH_P_8021Q) || eth->h_proto == bpf_htons(ETH_P_8021AD))
+		l2len += sizeof(struct xvs_vlan_hdr);
+	if (p->key.af == XVS_AF_INET) {
+		struct iphdr *ip = data + l2len;
+
+		if ((void *)(ip + 1) > end || ip->ihl != 5)
+			return xvs_verdict(XVS_V_TOO_BIG, XDP_PASS);
+		hlen = sizeof(struct iphdr) + sizeof(struct xvs_icmphdr);
+		quote = XVS_ICMP4_QUOTE;
+	} else {
+		hlen = sizeof(struct ipv6hdr) + sizeof(struct xvs_icmp6hdr);
+		quote = XVS_ICMP6_QUOTE;
+	}
+	if (data + l2len + quote > end)
+		return xvs_verdict(XVS_V_PASS_MALFORMED, XDP_PASS);
+
+	/* Room for the new IP and ICMP headers in front, then cut after the quote. */
+	if (bpf_xdp_adjust_head(ctx, -(int)hlen))
+		return xvs_verdict(XVS_V_TOO_BIG, XDP_PASS);
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if (data + hlen + sizeof(struct ethhdr) + sizeof(struct xvs_vlan_hdr) > end)
+		return XDP_ABORTED;
+	__builtin_memcpy(data, data + hlen, sizeof(struct ethhdr)); /* hlen >= 28: no overlap */
+	if (l2len > sizeof(struct ethhdr))
+		__builtin_memcpy(data + sizeof(struct ethhdr), data + hlen + sizeof(struct ethhdr), sizeof(struct xvs_vlan_hdr));
+	if (bpf_xdp_adjust_tail(ctx, (int)(l2len + hlen + quote) - (int)bpf_xdp_get_buff_len(ctx)))
+		return XDP_ABORTED;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > end)
+		return XDP_ABORTED;
+	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
+
+	if (p->key.af == XVS_AF_INET) {
+		struct iphdr *ip = data + l2len;
+		struct xvs_icmphdr *ic = (void *)(ip + 1);
+		struct iphdr *orig = (void *)(ic + 1);
+
+		if ((void *)orig + XVS_ICMP4_QUOTE > end)
+			return XDP_ABORTED;
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->tos = (orig->tos & 0x1e) | 0xc0; /* IPTOS_PREC_INTERNETCONTROL, as icmp_send */
+		ip->tot_len = bpf_htons(hlen + XVS_ICMP4_QUOTE);
+		ip->id = 0;
+		ip->frag_off = 0;
+		ip->ttl = 64;
+		ip->protocol = IPPROTO_ICMP;
+		ip->check = 0;
+		ip->saddr = orig->daddr;
+		ip->daddr = orig->saddr;
+		ip->check = xvs_ip4_csum(ip);
+		ic->type = XVS_ICMP_DEST_UNREACH;
+		ic->code = XVS_ICMP_FRAG_NEEDED;
+		ic->checksum = 0;
+		ic->unused = 0;
+		ic->mtu = bpf_htons(mtu);
+		sum = xvs_csum_add(0, ic, (sizeof(*ic) + XVS_ICMP4_QUOTE) / 2);
+		ic->checksum = ~xvs_csum_fold(sum);
+	} else {
+		struct ipv6hdr *ip6 = data + l2len;
+		struct xvs_icmp6hdr *ic6 = (void *)(ip6 + 1);
+		struct ipv6hdr *orig = (void *)(ic6 + 1);
+		__u32 plen = sizeof(*ic6) + XVS_ICMP6_QUOTE;
+
+		if ((void *)orig + XVS_ICMP6_QUOTE > end)
+			return XDP_ABORTED;
+		*(__be32 *)ip6 = bpf_htonl(0x60000000);
+		ip6->payload_len = bpf_htons(plen);
+		ip6->nexthdr = IPPROTO_ICMPV6;
+		ip6->hop_limit = 64;
+		__builtin_memcpy(&ip6->saddr, &orig->daddr, 16);
+		__builtin_memcpy(&ip6->daddr, &orig->saddr, 16);
+		ic6->type = XVS_ICMPV6_PKT_TOOBIG;
+		ic6->code = 0;
+		ic6->checksum = 0;
+		ic6->mtu = bpf_htonl(mtu);
+		/* Pseudo-header: addresses, upper-layer length, next header. */
+		sum = xvs_csum_add(0, &ip6->saddr, 16);
+		sum += bpf_htons(plen) + bpf_htons(IPPROTO_ICMPV6);
+		sum = xvs_csum_add(sum, ic6, plen / 2);
+		ic6->checksum = ~xvs_csum_fold(sum);
+	}
+	return xvs_verdict(XVS_V_TOO_BIG, XDP_TX);
+}
+
+#endif

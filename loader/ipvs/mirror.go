@@ -1,0 +1,289 @@
+package ipvs
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	cfipvs "github.com/cloudflare/ipvs"
+	"golang.org/x/sys/unix"
+
+	"github.com/xvs-lb/xvs/maps"
+)
+
+// Mirror keeps kernel IPVS equal to a maps.Config.
+type Mirror struct {
+	c Client
+	// zero is IPVS_CMD_ZERO (the library has no call for it); nil in tests.
+	zero func(svc *cfipvs.Service) error
+	// table is the kernel's table as last read or written (nil: not read yet).
+	table map[svcKey]*kService
+	order []svcKey // services in kernel dump order, new ones appended
+	cfg   *cfipvs.Config
+}
+
+// New returns a Mirror working through c.
+func New(c Client) *Mirror { return &Mirror{c: c} }
+
+// load reads the kernel's table once.
+func (m *Mirror) load() error {
+	if m.table != nil {
+		return nil
+	}
+	svcs, err := m.c.Services()
+	if err != nil {
+		return fmt.Errorf("read kernel IPVS services: %w", err)
+	}
+	table := make(map[svcKey]*kService, len(svcs))
+	var order []svcKey
+	for i := range svcs {
+		s := svcs[i].Service
+		ds, err := m.c.Destinations(s)
+		if err != nil {
+			return fmt.Errorf("read kernel IPVS destinations: %w", err)
+		}
+		ks := &kService{svc: s, dests: make(map[destKey]cfipvs.Destination, len(ds))}
+		for _, d := range ds {
+			k := destKey{d.Address.Unmap(), d.Port}
+			ks.dests[k] = d.Destination
+			ks.order = append(ks.order, k)
+		}
+		k := keyOf(&s)
+		table[k] = ks
+		order = append(order, k)
+	}
+	c, err := m.c.Config()
+	if err != nil {
+		return fmt.Errorf("read kernel IPVS timeouts: %w", err)
+	}
+	m.table, m.order, m.cfg = table, order, &c
+	return nil
+}
+
+// Seed tells the mirror the kernel holds cfg (the maps' configuration
+// before a change), without reading it: Apply then sends only the
+// difference, and leaves alone services that only the kernel has (those
+// configured by other tools show as drift).
+func (m *Mirror) Seed(cfg *maps.Config) {
+	m.table = make(map[svcKey]*kService, len(cfg.Services))
+	m.order = m.order[:0]
+	for _, e := range cfg.Services {
+		v := serviceOf(&e.Service)
+		ks := &kService{svc: v, dests: make(map[destKey]cfipvs.Destination, len(e.Dests))}
+		for _, d := range e.Dests {
+			dv := destOf(&d.Dest)
+			dk := destKey{dv.Address, dv.Port}
+			ks.dests[dk] = dv
+			ks.order = append(ks.order, dk)
+		}
+		k := keyOf(&v)
+		m.table[k] = ks
+		m.order = append(m.order, k)
+	}
+	m.cfg = &cfipvs.Config{TCPTimeout: cfg.Timeouts.TCP, TCPFinTimeout: cfg.Timeouts.TCPFin, UDPTimeout: cfg.Timeouts.UDP}
+}
+
+// Seeded reports whether the mirror knows a table to diff against.
+func (m *Mirror) Seeded() bool { return m.table != nil }
+
+// Sync reads the kernel's whole table and makes it equal cfg, removing
+// what only the kernel has: the re-apply after drift.
+func (m *Mirror) Sync(cfg *maps.Config) error {
+	m.Forget()
+	return m.Apply(cfg)
+}
+
+// Forget drops what the mirror knows of the kernel's table: the next call
+// reads it again (after someone else changed it).
+func (m *Mirror) Forget() { m.table, m.order, m.cfg = nil, nil, nil }
+
+// Read returns the kernel's table as a configuration: services in the
+// kernel's dump order, each one's reals oldest first (the kernel lists
+// newest first), with IPVS's counters.
+func (m *Mirror) Read() (*maps.Config, error) {
+	svcs, err := m.c.Services()
+	if err != nil {
+		return nil, fmt.Errorf("read kernel IPVS services: %w", err)
+	}
+	c, err := m.c.Config()
+	if err != nil {
+		return nil, fmt.Errorf("read kernel IPVS timeouts: %w", err)
+	}
+	cfg := &maps.Config{Timeouts: maps.Timeouts{TCP: c.TCPTimeout, TCPFin: c.TCPFinTimeout, UDP: c.UDPTimeout}}
+	for i := range svcs {
+		s := &svcs[i]
+		ds, err := m.c.Destinations(s.Service)
+		if err != nil {
+			return nil, fmt.Errorf("read kernel IPVS destinations: %w", err)
+		}
+		e := &maps.ServiceEntry{Service: modelService(&s.Service), Stats: stats(&s.Stats64)}
+		for j := len(ds) - 1; j >= 0; j-- {
+			d := &ds[j]
+			de := &maps.DestEntry{
+				Dest: modelDest(&d.Destination), Stats: stats(&d.Stats64),
+				ActiveConns: d.ActiveConnections, InactConns: d.InactiveConnections, PersistConns: d.PersistentConnections,
+			}
+			de.LastWeight = de.Weight
+			e.Dests = append(e.Dests, de)
+		}
+		cfg.Services = append(cfg.Services, e)
+	}
+	return cfg, nil
+}
+
+func stats(s *cfipvs.Stats) maps.Stats {
+	return maps.Stats{Conns: s.Connections, InPkts: s.IncomingPackets, OutPkts: s.OutgoingPackets, InBytes: s.IncomingBytes, OutBytes: s.OutgoingBytes}
+}
+
+// Apply makes the kernel's table equal cfg, with the fewest netlink
+// messages, diffing against the seeded table (or, unseeded, the kernel's
+// as read once): services the table has and cfg lacks are removed, new ones
+// created with their reals in cfg's order (oldest first, so the kernel
+// lists them as xvs does), changed ones updated. It goes on after an error
+// and returns them all.
+func (m *Mirror) Apply(cfg *maps.Config) error {
+	if err := m.load(); err != nil {
+		return err
+	}
+	// The table changes only where the kernel accepted a change, so what
+	// failed is tried again by the next Apply.
+	var errs []error
+	fail := func(err error) { errs = append(errs, err) }
+	want := make(map[svcKey]bool, len(cfg.Services))
+	for _, e := range cfg.Services {
+		v := serviceOf(&e.Service)
+		want[keyOf(&v)] = true
+	}
+	for _, k := range m.order {
+		if want[k] {
+			continue
+		}
+		ks := m.table[k]
+		if err := m.c.RemoveService(ks.svc); err != nil && !gone(err) {
+			fail(fmt.Errorf("kernel IPVS: remove service %s: %w", name(&ks.svc), err))
+			continue
+		}
+		delete(m.table, k)
+	}
+	if len(m.table) != len(m.order) {
+		m.order = slices.DeleteFunc(m.order, func(k svcKey) bool { return m.table[k] == nil })
+	}
+	for _, e := range cfg.Services {
+		if err := m.applyService(e); err != nil {
+			fail(err)
+		}
+	}
+	if m.cfg != nil {
+		t := cfipvs.Config{TCPTimeout: cfg.Timeouts.TCP, TCPFinTimeout: cfg.Timeouts.TCPFin, UDPTimeout: cfg.Timeouts.UDP}
+		if t != *m.cfg {
+			if err := m.c.SetConfig(t); err != nil {
+				fail(fmt.Errorf("kernel IPVS: set timeouts: %w", err))
+			} else {
+				m.cfg = &t
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// applyService makes one kernel service equal e.
+func (m *Mirror) applyService(e *maps.ServiceEntry) error {
+	v := serviceOf(&e.Service)
+	k := keyOf(&v)
+	ks := m.table[k]
+	if ks == nil {
+		err := m.c.CreateService(v)
+		if errors.Is(err, unix.EEXIST) {
+			err = m.c.UpdateService(v) // made by another tool: take it over
+		}
+		if err != nil {
+			return fmt.Errorf("kernel IPVS: create service %s: %w", name(&v), err)
+		}
+		ks = &kService{svc: v, dests: map[destKey]cfipvs.Destination{}}
+		m.table[k] = ks
+		m.order = append(m.order, k)
+	} else if !sameSettings(&ks.svc, &v) {
+		if err := m.c.UpdateService(v); err != nil {
+			return fmt.Errorf("kernel IPVS: update service %s: %w", name(&v), err)
+		}
+		ks.svc = v
+	}
+	var errs []error
+	want := make(map[destKey]bool, len(e.Dests))
+	for _, d := range e.Dests {
+		want[destKey{d.Addr.Unmap(), d.Port}] = true
+	}
+	for _, dk := range ks.order {
+		if want[dk] {
+			continue
+		}
+		if err := m.c.RemoveDestination(ks.svc, ks.dests[dk]); err != nil && !gone(err) {
+			errs = append(errs, fmt.Errorf("kernel IPVS: remove real %s from %s: %w", dk.addr, name(&v), err))
+			continue
+		}
+		delete(ks.dests, dk)
+	}
+	if len(ks.dests) != len(ks.order) {
+		ks.order = slices.DeleteFunc(ks.order, func(dk destKey) bool { _, ok := ks.dests[dk]; return !ok })
+	}
+	for _, d := range e.Dests {
+		dv := destOf(&d.Dest)
+		dk := destKey{dv.Address, dv.Port}
+		old, ok := ks.dests[dk]
+		switch {
+		case !ok:
+			err := m.c.CreateDestination(ks.svc, dv)
+			if errors.Is(err, unix.EEXIST) {
+				err = m.c.UpdateDestination(ks.svc, dv)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("kernel IPVS: add real %s to %s: %w", dv.Address, name(&v), err))
+				continue
+			}
+			ks.order = append(ks.order, dk)
+		case !sameDest(&old, &dv):
+			if err := m.c.UpdateDestination(ks.svc, dv); err != nil {
+				errs = append(errs, fmt.Errorf("kernel IPVS: edit real %s of %s: %w", dv.Address, name(&v), err))
+				continue
+			}
+		default:
+			continue
+		}
+		ks.dests[dk] = dv
+	}
+	return errors.Join(errs...)
+}
+
+// Zero zeroes the kernel's counters of one service, or of all when svc is nil.
+func (m *Mirror) Zero(svc *maps.Service) error {
+	if m.zero == nil {
+		return nil
+	}
+	var v *cfipvs.Service
+	if svc != nil {
+		s := serviceOf(svc)
+		v = &s
+	}
+	if err := m.zero(v); err != nil {
+		return fmt.Errorf("kernel IPVS: zero counters: %w", err)
+	}
+	return nil
+}
+
+// gone reports whether a removal failed because the kernel has no such
+// entry: the goal is reached.
+func gone(err error) bool {
+	return errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT)
+}
+
+// name is a service as ipvsadm's messages write it.
+func name(v *cfipvs.Service) string {
+	if v.FWMark != 0 {
+		return fmt.Sprintf("FWM %d", v.FWMark)
+	}
+	p := map[cfipvs.Protocol]string{cfipvs.TCP: "TCP", cfipvs.UDP: "UDP", cfipvs.SCTP: "SCTP"}[v.Protocol]
+	if v.Address.Is6() {
+		return fmt.Sprintf("%s [%s]:%d", p, v.Address, v.Port)
+	}
+	return fmt.Sprintf("%s %s:%d", p, v.Address, v.Port)
+}

@@ -1,0 +1,20 @@
+package vm
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// TestInVMKernelIPVS checks the VM's kernel has IPVS and ipvsadm talks to it.
+func TestInVMKernelIPVS(t *testing.T) {
+	requireVM(t)
+	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
+		t.Fatalf("no kernel IPVS in the VM: %v", err)
+	}
+	out, err := exec.Command("ipvsadm", "-L", "-n").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ipvsadm -L -n: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+}
