@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/xvsadm
 
-.PHONY: all build deps generate check-generated test test-unit demo bench vet clean
+.PHONY: all build deps generate check-generated test test-unit test-vm demo bench vet clean
 
 all: build
 
@@ -25,8 +25,14 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
 # Every test: unit, datapath (BPF_PROG_TEST_RUN), end to end in namespaces.
-test: deps check-generated vet
-	$(GO) test -count=1 -timeout 15m ./...
+# (tests/vm runs once, in test-vm.)
+test: deps check-generated vet test-vm
+	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v /tests/vm$$)
+
+# Kernel IPVS tests in Debian's kernel under qemu (scripts/vm/run.sh): the
+# mirror, import, drift and IPIP. The kernel package is cached in .cache/vm.
+test-vm: deps
+	$(GO) test -count=1 -timeout 10m -v -run '^TestVM$$' ./tests/vm
 
 # The main job on an embedded default: client, balancer and three reals in
 # namespaces, a VIP configured with xvsadm, real HTTP through XDP.
@@ -34,8 +40,9 @@ demo: deps build
 	$(GO) run ./tests/demo --xvsadm $(BIN)
 
 # ns/packet under BPF_PROG_TEST_RUN, written to docs/BENCHMARKS.md.
-bench: deps
+bench: deps build
 	XVS_BENCH_OUT=$(CURDIR)/docs/BENCHMARKS.md $(GO) test -count=1 -run TestWriteBenchmarks -v ./tests/datapath/
+	XVSADM=$(BIN) ./scripts/bench-control.sh >>docs/BENCHMARKS.md
 
 clean:
 	rm -rf bin

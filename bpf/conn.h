@@ -3,6 +3,7 @@
 #define XVS_CONN_H
 
 #include "parse.h"
+#include "persist.h"
 
 /*
  * States follow ip_vs_proto_tcp.c. With direct routing and tunnelling only
@@ -167,16 +168,22 @@ static __always_inline void xvs_conn_bind(struct xvs_conn *c, const struct xvs_p
 	xvs_conn_state(c, p, id, r->gen);
 }
 
-/* xvs_conn_unbind takes entry c out of its real's counts (ip_vs_unbind_dest). */
-static __always_inline void xvs_conn_unbind(const struct xvs_conn *c)
+/* xvs_conn_unbind takes entry c (key k) out of its real's counts (ip_vs_unbind_dest) and its template's control count. */
+static __always_inline void xvs_conn_unbind(const struct xvs_conn_key *k, const struct xvs_conn *c)
 {
 	__u32 id = c->real_id;
 	struct xvs_real_conns *n = bpf_map_lookup_elem(&xvs_real_conns, &id);
 	struct xvs_real *r;
 	__s32 tc;
 
+	if (c->flags & XVS_CONN_F_PERSIST)
+		xvs_persist_release(k);
 	if (!n || n->gen != c->real_gen)
 		return;
+	if (c->flags & XVS_CONN_F_TEMPLATE) {
+		__sync_fetch_and_add(&n->persist, -1);
+		return;
+	}
 	__sync_fetch_and_add(&n->total, -1);
 	tc = n->total;
 	if (!(c->flags & XVS_CONN_F_INACTIVE))
@@ -211,16 +218,40 @@ static __always_inline __u64 xvs_conn_timeout(__u8 proto, __u8 state, const stru
 	return xvs_tcp_timeouts[state];
 }
 
+/* xvs_tmpl_timeout returns a template's timeout in seconds: its service's -p timeout (0 when the service is gone). */
+static __always_inline __u64 xvs_tmpl_timeout(const struct xvs_conn_key *k)
+{
+	struct xvs_svc_key sk = {};
+	struct xvs_svc *svc;
+
+	__builtin_memcpy(sk.addr, k->daddr, 16);
+	sk.port = k->dport;
+	sk.proto = k->proto;
+	sk.af = k->af;
+	svc = xvs_svc_by_key(&sk);
+	return svc ? svc->timeout : 0;
+}
+
 static long xvs_expire_one(void *map, struct xvs_conn_key *k, struct xvs_conn *c, struct xvs_sweep_ctx *x)
 {
 	__s64 idle = x->now - c->last_seen;
 	struct xvs_conn old = *c;
+	struct xvs_conn_key kc;
+	__u64 to;
 
 	x->seen++;
-	if (idle <= (__s64)(xvs_conn_timeout(k->proto, c->state, x) * x->hz))
+	if (c->flags & XVS_CONN_F_TEMPLATE) {
+		if (c->pad) /* it controls connections: it lives on (ip_vs_conn_expire's n_control) */
+			return 0;
+		to = xvs_tmpl_timeout(k);
+	} else {
+		to = xvs_conn_timeout(k->proto, c->state, x);
+	}
+	if (idle <= (__s64)(to * x->hz))
 		return 0;
-	if (bpf_map_delete_elem(&xvs_conns, k) == 0) {
-		xvs_conn_unbind(&old);
+	kc = *k; /* the element's own key goes with it */
+	if (bpf_map_delete_elem(&xvs_conns, &kc) == 0) {
+		xvs_conn_unbind(&kc, &old);
 		x->expired++;
 	}
 	return 0;

@@ -9,6 +9,9 @@ type (
 // ConnInactive marks an entry not counted in its real's active connections (IP_VS_CONN_F_INACTIVE).
 const ConnInactive = uint8(XvsXvsConnFlagXVS_CONN_F_INACTIVE)
 
+// ConnTemplate marks a persistence template (its key has pad[0] = 1 and source port 0; Pad counts the connections it controls).
+const ConnTemplate = uint8(XvsXvsConnFlagXVS_CONN_F_TEMPLATE)
+
 // TCPStateNames are IPVS's names of the TCP states (enum xvs_conn_state), as ipvsadm -L -c prints them.
 var TCPStateNames = [...]string{
 	XvsXvsConnStateXVS_TCP_S_NONE:        "NONE",

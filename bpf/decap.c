@@ -143,6 +143,9 @@ int xvs_decap(struct xdp_md *ctx)
 		return XDP_PASS;
 	strip += tlen;
 
+	/* The inner packet must at least hold its IP header: else the kernel judges the frame as it is. */
+	if (data + l2len + strip + (inner == bpf_htons(ETH_P_IP) ? sizeof(struct iphdr) : sizeof(struct ipv6hdr)) > end)
+		return XDP_PASS;
 	/* Move the L2 header over the outer headers, then drop them. */
 	if (data + strip + l2len > end)
 		return XDP_PASS;

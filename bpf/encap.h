@@ -4,7 +4,9 @@
 
 #include "sched.h"
 #include "csum.h"
-#include "icmp.h"
+
+/* Defined in icmp.h (included by fwd.h after the forwarding methods it uses). */
+static __always_inline int xvs_icmp_too_big(struct xdp_md *ctx, const struct xvs_pkt *p, __u32 mtu);
 
 /* Tunnel types and encapsulation flags: IPVS's IP_VS_CONN_F_TUNNEL_TYPE_* and IP_VS_TUNNEL_ENCAP_FLAG_*. */
 #define XVS_TUN_IPIP 0
@@ -129,6 +131,51 @@ static __always_inline __be16 xvs_gue_sport(const struct xvs_pkt *p)
 }
 
 /*
+ * xvs_inner_sum returns in *out the one's-complement sum of the whole inner
+ * IP packet computed from its headers alone, for the outer checksums of
+ * --tun-csum (GUE's UDP checksum, GRE's checksum), as local checksum
+ * offload does: an IPv4 header adds its own words, and a TCP, UDP or ICMPv6
+ * segment whose checksum is valid sums to the complement of its
+ * pseudo-header (an ICMP message to zero). A packet whose sum can't be known
+ * that way (IPv4 options, IPv6 extension headers, an IPv4 UDP datagram
+ * without checksum) returns -1. A client's corrupt checksum makes the outer
+ * one wrong too: the real drops the packet either way.
+ */
+static __always_inline int xvs_inner_sum(const struct xvs_pkt *p, void *l3, void *end, __u32 *out)
+{
+	__u32 sum, pseudo = 0, l4len;
+
+	if (p->key.af == XVS_AF_INET) {
+		struct iphdr *ip = l3;
+
+		if ((void *)(ip + 1) > end || ip->ihl != 5)
+			return -1;
+		if (p->key.proto == IPPROTO_UDP) {
+			struct udphdr *uh = (void *)(ip + 1);
+
+			if ((void *)(uh + 1) > end || uh->check == 0)
+				return -1;
+		}
+		l4len = bpf_ntohs(ip->tot_len) - sizeof(*ip);
+		sum = xvs_csum_add(0, ip, sizeof(*ip) / 2);
+		if (p->key.proto != IPPROTO_ICMP)
+			pseudo = xvs_csum_add(0, &ip->saddr, 4) + bpf_htons(p->key.proto) + bpf_htons(l4len);
+	} else {
+		struct ipv6hdr *ip6 = l3;
+
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != p->key.proto)
+			return -1;
+		l4len = bpf_ntohs(ip6->payload_len);
+		sum = xvs_csum_add(0, ip6, sizeof(*ip6) / 2);
+		pseudo = xvs_csum_add(0, &ip6->saddr, 16) + bpf_htons(l4len) + bpf_htons(p->key.proto);
+	}
+	if (pseudo)
+		sum += (__u16)~xvs_csum_fold(pseudo);
+	*out = sum;
+	return 0;
+}
+
+/*
  * xvs_fwd_tun encapsulates the packet for a tunnel real, as ip_vs_tunnel_xmit
  * does: the outer header's family is the real's, its source the route's (or
  * configured) address, DF set, TTL and DS field from the inner header (ECN
@@ -146,16 +193,25 @@ static __always_inline int xvs_fwd_tun(struct xdp_md *ctx, const struct xvs_pkt 
 	__u32 olen, l2len = sizeof(struct ethhdr), ifindex, plen;
 	__u8 inner_proto, outer_proto, ttl, tos;
 	__be16 ethertype;
-	int ret;
+	__u32 isum = 0;
+	int ret, csum;
 
+	/*
+	 * Outer checksums: GUE with --tun-csum or --tun-remcsum gets a full UDP
+	 * checksum, as IPVS gives it (the remote checksum option is only for
+	 * CHECKSUM_PARTIAL packets, which XDP never sees); GRE with --tun-csum
+	 * the GRE checksum. Without, GUE's UDP checksum is 0.
+	 */
 	if (real->tun_type == XVS_TUN_IPIP)
 		olen = 0;
-	else if (real->tun_type == XVS_TUN_GUE && !(real->tun_flags & (XVS_TUN_F_CSUM | XVS_TUN_F_REMCSUM)))
+	else if (real->tun_type == XVS_TUN_GUE)
 		olen = sizeof(struct xvs_udp_gue);
-	else if (real->tun_type == XVS_TUN_GRE && !(real->tun_flags & XVS_TUN_F_CSUM))
-		olen = 4;
+	else if (real->tun_type == XVS_TUN_GRE)
+		olen = real->tun_flags & XVS_TUN_F_CSUM ? 8 : 4;
 	else
-		return xvs_verdict(XVS_V_PASS_UNSUPPORTED, XDP_PASS); /* tunnel checksums: not in the datapath */
+		return xvs_verdict(XVS_V_PASS_UNSUPPORTED, XDP_PASS);
+	csum = (real->tun_type == XVS_TUN_GUE && (real->tun_flags & (XVS_TUN_F_CSUM | XVS_TUN_F_REMCSUM))) ||
+	       (real->tun_type == XVS_TUN_GRE && (real->tun_flags & XVS_TUN_F_CSUM));
 	olen += real->af == XVS_AF_INET ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
 
 	ret = xvs_tun_nexthop(ctx, p, d, now, &nh, &tn);
@@ -167,6 +223,8 @@ static __always_inline int xvs_fwd_tun(struct xdp_md *ctx, const struct xvs_pkt 
 	if (p->l3_len + olen > tn->mtu) {
 		/* What fits once encapsulated; a real route's MTU is never below 1280 for IPv6. */
 		if (ifindex != ctx->ingress_ifindex) /* the error goes back where the packet came in */
+			return xvs_verdict(XVS_V_TOO_BIG, XDP_PASS);
+		if (p->key.proto == IPPROTO_ICMP || p->key.proto == 58) /* never an error about an ICMP error */
 			return xvs_verdict(XVS_V_TOO_BIG, XDP_PASS);
 		return xvs_icmp_too_big(ctx, p, tn->mtu - olen);
 	}
@@ -196,6 +254,8 @@ static __always_inline int xvs_fwd_tun(struct xdp_md *ctx, const struct xvs_pkt 
 		ethertype = bpf_htons(ETH_P_IPV6);
 	}
 	tos = xvs_ecn_encap(p->tos);
+	if (csum && xvs_inner_sum(p, data + l2len, end, &isum))
+		return xvs_verdict(XVS_V_PASS_UNSUPPORTED, XDP_PASS);
 
 	if (bpf_xdp_adjust_head(ctx, -(int)olen))
 		return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
@@ -272,13 +332,32 @@ static __always_inline int xvs_fwd_tun(struct xdp_md *ctx, const struct xvs_pkt 
 		ug->gue.hlen_ver = 0;
 		ug->gue.proto_ctype = inner_proto;
 		ug->gue.flags = 0;
+		if (csum) {
+			__u32 sum = isum + xvs_csum_add(0, ug, sizeof(*ug) / 2) + bpf_htons(IPPROTO_UDP) + ug->udp.len;
+
+			if (real->af == XVS_AF_INET) {
+				sum = xvs_csum_add(sum, tn->saddr, 2);
+				sum = xvs_csum_add(sum, real->addr, 2);
+			} else {
+				sum = xvs_csum_add(sum, tn->saddr, 8);
+				sum = xvs_csum_add(sum, real->addr, 8);
+			}
+			ug->udp.check = ~xvs_csum_fold(sum);
+			if (!ug->udp.check)
+				ug->udp.check = 0xffff;
+		}
 	} else if (real->tun_type == XVS_TUN_GRE) {
 		__be16 *gre = outer;
 
-		if ((void *)(gre + 2) > end)
+		if ((void *)(gre + 4) > end)
 			return XDP_ABORTED;
-		gre[0] = 0; /* no checksum, key or sequence; version 0 */
+		gre[0] = csum ? bpf_htons(0x8000) : 0; /* C bit; no key or sequence; version 0 */
 		gre[1] = inner_proto == IPPROTO_IPIP ? bpf_htons(ETH_P_IP) : bpf_htons(ETH_P_IPV6);
+		if (csum) {
+			gre[2] = 0;
+			gre[3] = 0; /* reserved */
+			gre[2] = ~xvs_csum_fold(isum + xvs_csum_add(0, gre, 4));
+		}
 	}
 
 	if (ifindex == ctx->ingress_ifindex)

@@ -102,4 +102,6 @@ static __always_inline int xvs_forward(struct xdp_md *ctx, const struct xvs_pkt 
 	}
 }
 
+#include "icmp.h" /* ICMP errors about VIP flows: forwarded like their flow */
+
 #endif

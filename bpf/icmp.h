@@ -1,4 +1,4 @@
-/* ICMP messages the datapath sends itself: fragmentation needed / packet too big for tunnelled packets. */
+/* ICMP: errors about VIP flows forwarded to the flow's real; fragmentation needed / packet too big sent for tunnelled packets. */
 #ifndef XVS_ICMP_H
 #define XVS_ICMP_H
 
@@ -140,6 +140,94 @@ static __always_inline int xvs_icmp_too_big(struct xdp_md *ctx, const struct xvs
 		ic6->checksum = ~xvs_csum_fold(sum);
 	}
 	return xvs_verdict(XVS_V_TOO_BIG, XDP_TX);
+}
+
+/*
+ * xvs_icmp_in handles an ICMP or ICMPv6 packet, as ip_vs_in_icmp does: an
+ * error (destination unreachable, fragmentation needed / packet too big,
+ * time exceeded) quoting a packet of a VIP flow, one the real sent from the
+ * VIP to the client, goes to the real that holds the flow (the connection
+ * table, looked up with the quoted header reversed), by the real's method:
+ * direct routing or a tunnel, the packet unchanged. Everything else, and
+ * errors about NAT flows (their quoted header would need translating back),
+ * goes to the kernel, counted as pass_protocol.
+ */
+static __always_inline int xvs_icmp_in(struct xdp_md *ctx, struct xvs_pkt *p, __u64 now)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct xvs_conn_key k = {};
+	struct xvs_dst d = {};
+	struct xvs_conn *c;
+	__u32 l2len = sizeof(*eth);
+	__u8 *icmp;
+	__be16 *ports;
+	int ret;
+
+	if ((void *)(eth + 1) > end)
+		return xvs_verdict(XVS_V_PASS_MALFORMED, XDP_PASS);
+	if (eth->h_proto == bpf_htons(ETH_P_8021Q) || eth->h_proto == bpf_htons(ETH_P_8021AD))
+		l2len += sizeof(struct xvs_vlan_hdr);
+	if (p->key.af == XVS_AF_INET) {
+		struct iphdr *ip = data + l2len, *iip;
+
+		if ((void *)(ip + 1) > end)
+			return xvs_verdict(XVS_V_PASS_MALFORMED, XDP_PASS);
+		icmp = (void *)ip + (ip->ihl & 0xf) * 4;
+		if ((void *)(icmp + 8) > end)
+			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
+		if (icmp[0] != XVS_ICMP_DEST_UNREACH && icmp[0] != 11 /* time exceeded */)
+			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
+		iip = (void *)(icmp + 8);
+		if ((void *)(iip + 1) > end || iip->version != 4 || iip->ihl < 5)
+			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
+		ports = (void *)iip + (iip->ihl & 0xf) * 4;
+		k.proto = iip->protocol;
+		__builtin_memcpy(k.saddr, &iip->daddr, 4);
+		__builtin_memcpy(k.daddr, &iip->saddr, 4);
+	} else {
+		struct ipv6hdr *ip6 = data + l2len, *iip6;
+
+		if ((void *)(ip6 + 1) > end)
+			return xvs_verdict(XVS_V_PASS_MALFORMED, XDP_PASS);
+		if (ip6->nexthdr != IPPROTO_ICMPV6)
+			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
+		icmp = (void *)(ip6 + 1);
+		if ((void *)(icmp + 8) > end)
+			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
+		if (icmp[0] != 1 /* unreachable */ && icmp[0] != XVS_ICMPV6_PKT_TOOBIG && icmp[0] != 3 /* time exceeded */)
+			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
+		iip6 = (void *)(icmp + 8);
+		if ((void *)(iip6 + 1) > end || iip6->version != 6)
+			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
+		ports = (void *)(iip6 + 1);
+		k.proto = iip6->nexthdr; /* quoted extension headers: not followed */
+		__builtin_memcpy(k.saddr, &iip6->daddr, 16);
+		__builtin_memcpy(k.daddr, &iip6->saddr, 16);
+	}
+	if (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP)
+		return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
+	if ((void *)(ports + 2) > end)
+		return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
+	k.sport = ports[1];
+	k.dport = ports[0];
+	k.af = p->key.af;
+
+	c = bpf_map_lookup_elem(&xvs_conns, &k);
+	if (!c)
+		return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
+	d.real = xvs_real_get(c->real_id, c->real_gen, c->svc_id);
+	if (!d.real || (d.real->fwd != XVS_FWD_DROUTE && d.real->fwd != XVS_FWD_TUNNEL))
+		return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
+	d.real_id = c->real_id;
+	d.svc_id = c->svc_id;
+	p->key.sport = k.sport; /* the flow's ports: a GUE source port like the flow's */
+	p->key.dport = k.dport;
+	ret = xvs_forward(ctx, p, &d, now);
+	if (ret == XDP_TX || ret == XDP_REDIRECT)
+		xvs_account(d.real_id, p->l3_len, 0);
+	return ret;
 }
 
 #endif

@@ -7,14 +7,30 @@
 #include "consts.h"
 #include "xvs_types.h"
 
-/* Virtual services by (protocol, VIP, port). */
-struct {
+/*
+ * Virtual services by (protocol, VIP, port): a hash table in slot 0 of
+ * xvs_svcs. Commits change the table in place; an atomic restore builds a
+ * whole new table and swaps it in with one update, so a packet sees the old
+ * configuration or the new one, never a mix.
+ */
+struct xvs_svc_table {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XVS_MAX_SVCS);
-	__type(key, struct xvs_svc_key);
-	__type(value, struct xvs_svc);
+	__uint(key_size, sizeof(struct xvs_svc_key)); /* sizes, not BTF types: an inner map's struct types reach the loader as forward declarations */
+	__uint(value_size, sizeof(struct xvs_svc));
 	__uint(map_flags, BPF_F_NO_PREALLOC);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct xvs_svc_table);
 } xvs_svcs SEC(".maps");
+
+/* BTF anchors (never read): the inner table gives only sizes, so bpf2go -type finds these types here. */
+const volatile struct xvs_svc_key xvs_btf_svc_key;
+const volatile struct xvs_svc xvs_btf_svc;
 
 /* Real servers by id (id 0 unused). */
 struct {
@@ -35,6 +51,7 @@ struct xvs_mh_table {
 	__uint(max_entries, XVS_MH_SIZE);
 	__type(key, __u32);
 	__type(value, __u32);
+	__uint(map_flags, BPF_F_MMAPABLE); /* the control plane fills a new table through mmap (one copy, not one syscall per slot) */
 };
 
 struct {

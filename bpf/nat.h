@@ -14,7 +14,8 @@
  * sends it (real address and port -> client address and port) gives the
  * VIP and port to put back as its source. Written when the client's packets
  * are forwarded, it lives as long as the flow does in an LRU table of its
- * own, so the connection table's layout is untouched.
+ * own (sized like xvs_conns by the loader), so the connection table's layout
+ * is untouched.
  */
 struct xvs_nat_rev {
 	__u8 vaddr[16];

@@ -19,6 +19,9 @@
  * serves what the datapath does not.
  */
 
+/* xvs_parse's return for ICMP and ICMPv6 (addresses and protocol filled, no ports): see icmp.h. */
+#define XVS_PARSE_ICMP -2
+
 /* A parsed packet. */
 struct xvs_pkt {
 	struct xvs_conn_key key; /* addresses, ports, protocol, family (network order) */
@@ -63,6 +66,8 @@ static __always_inline int xvs_parse_l4(struct xvs_pkt *p, void *l4, void *end)
 		p->key.dport = uh->dest;
 		return XVS_CONTINUE;
 	}
+	if (p->key.proto == IPPROTO_ICMP || p->key.proto == 58 /* IPPROTO_ICMPV6 */)
+		return XVS_PARSE_ICMP; /* an error about a VIP flow goes to its real (icmp.h) */
 	return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
 }
 

@@ -24,12 +24,17 @@ struct xvs_dst {
 static __always_inline struct xvs_svc *xvs_svc_lookup(const struct xvs_pkt *p)
 {
 	struct xvs_svc_key k = {};
+	__u32 zero = 0;
+	void *tab;
 
 	__builtin_memcpy(k.addr, p->key.daddr, 16);
 	k.port = p->key.dport;
 	k.proto = p->key.proto;
 	k.af = p->key.af;
-	return bpf_map_lookup_elem(&xvs_svcs, &k);
+	tab = bpf_map_lookup_elem(&xvs_svcs, &zero); /* the live service table (maps.h) */
+	if (!tab)
+		return NULL;
+	return bpf_map_lookup_elem(tab, &k);
 }
 
 /* xvs_real_get returns the live real with this id and generation in service svc_id, or NULL. */
@@ -168,6 +173,52 @@ static __always_inline int xvs_schedule(const struct xvs_pkt *p, const struct xv
 }
 
 /*
+ * xvs_schedule_persist picks the real of a new connection of a persistent
+ * service (ip_vs_sched_persist): its client's template's real while that
+ * real is configured, whatever its weight (IPVS's default
+ * expire_quiescent_template = 0), else one the scheduler picks, with a new
+ * template (persist.h). The connection is added to the template's control
+ * count.
+ */
+static __always_inline int xvs_schedule_persist(const struct xvs_pkt *p, const struct xvs_svc *svc, struct xvs_dst *d,
+						__u64 now)
+{
+	struct xvs_conn *t, nt = {};
+	struct xvs_real_conns *n;
+	struct xvs_conn_key tk;
+	int ret;
+
+	xvs_tmpl_key(&tk, &p->key, svc);
+	t = bpf_map_lookup_elem(&xvs_conns, &tk);
+	if (t && t->svc_id == svc->id) {
+		d->real = xvs_real_get(t->real_id, t->real_gen, svc->id);
+		if (d->real) {
+			d->real_id = t->real_id;
+			t->last_seen = now;
+			if (t->pad < 0xffff)
+				t->pad++;
+			return XVS_CONTINUE;
+		}
+	}
+	ret = xvs_schedule(p, svc, d);
+	if (ret != XVS_CONTINUE)
+		return ret;
+	if (t) /* a stale template: its real is gone */
+		xvs_conn_unbind(&tk, t);
+	nt.last_seen = now;
+	nt.real_id = d->real_id;
+	nt.real_gen = d->real->gen;
+	nt.svc_id = svc->id;
+	nt.flags = XVS_CONN_F_TEMPLATE;
+	nt.pad = 1;
+	n = xvs_counts(d->real_id, d->real->gen);
+	if (n)
+		__sync_fetch_and_add(&n->persist, 1);
+	bpf_map_update_elem(&xvs_conns, &tk, &nt, BPF_ANY);
+	return XVS_CONTINUE;
+}
+
+/*
  * xvs_conn_dst finds the real of the packet's flow, scheduling a new flow.
  * An existing entry keeps its real while that real is configured, whatever
  * its weight (weight 0 quiesces: no new flows, established ones go on). A TCP
@@ -180,8 +231,6 @@ static __always_inline int xvs_conn_dst(const struct xvs_pkt *p, const struct xv
 	struct xvs_conn *c, nc = {};
 	int ret;
 
-	if (svc->flags & XVS_SVC_F_PERSISTENT) /* persistence templates: not in the datapath yet */
-		return xvs_verdict(XVS_V_PASS_UNSUPPORTED, XDP_PASS);
 	if ((svc->flags & XVS_SVC_F_ONEPACKET) && p->key.proto == IPPROTO_UDP) {
 		/* -o: every UDP packet is scheduled on its own and leaves no entry (IP_VS_CONN_F_ONE_PACKET) */
 		ret = xvs_schedule(p, svc, d);
@@ -206,16 +255,21 @@ static __always_inline int xvs_conn_dst(const struct xvs_pkt *p, const struct xv
 			return XVS_CONTINUE;
 		}
 	}
-	ret = xvs_schedule(p, svc, d);
+	if (svc->flags & XVS_SVC_F_PERSISTENT)
+		ret = xvs_schedule_persist(p, svc, d, now);
+	else
+		ret = xvs_schedule(p, svc, d);
 	if (ret != XVS_CONTINUE)
 		return ret;
 	if (c) /* the tuple's old entry (real gone, or a new connection leaving a quiesced real) ends */
-		xvs_conn_unbind(c);
+		xvs_conn_unbind(&p->key, c);
 	nc.last_seen = now;
 	nc.real_id = d->real_id;
 	nc.real_gen = d->real->gen;
 	nc.svc_id = svc->id;
 	xvs_conn_bind(&nc, p, nc.real_id, d->real);
+	if (svc->flags & XVS_SVC_F_PERSISTENT)
+		nc.flags |= XVS_CONN_F_PERSIST;
 	bpf_map_update_elem(&xvs_conns, &p->key, &nc, BPF_ANY);
 	xvs_sweep_arm(now);
 	d->svc_id = svc->id;

@@ -26,6 +26,8 @@ int xvs_xdp(struct xdp_md *ctx)
 	int ret;
 
 	ret = xvs_parse(ctx, &p);
+	if (ret == XVS_PARSE_ICMP)
+		return xvs_icmp_in(ctx, &p, bpf_jiffies64());
 	if (ret != XVS_CONTINUE)
 		return ret;
 	now = bpf_jiffies64();

@@ -43,6 +43,8 @@ type XvsXvsConnFlag uint32
 
 const (
 	XvsXvsConnFlagXVS_CONN_F_INACTIVE XvsXvsConnFlag = 1
+	XvsXvsConnFlagXVS_CONN_F_TEMPLATE XvsXvsConnFlag = 2
+	XvsXvsConnFlagXVS_CONN_F_PERSIST  XvsXvsConnFlag = 4
 )
 
 type XvsXvsConnKey struct {
@@ -277,6 +279,8 @@ const (
 	XvsMapXvsTxPorts         = "xvs_tx_ports"
 	XvsMapXvsVerdicts        = "xvs_verdicts"
 	XvsProgXvsXdp            = "xvs_xdp"
+	XvsVarXvsBtfSvc          = "xvs_btf_svc"
+	XvsVarXvsBtfSvcKey       = "xvs_btf_svc_key"
 	XvsVarXvsHz              = "xvs_hz"
 	XvsVarXvsMhSize          = "xvs_mh_size"
 	XvsVarXvsUnusedAf        = "xvs_unused_af"
@@ -362,6 +366,8 @@ type XvsMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XvsVariableSpecs struct {
+	XvsBtfSvc          *ebpf.VariableSpec `ebpf:"xvs_btf_svc"`
+	XvsBtfSvcKey       *ebpf.VariableSpec `ebpf:"xvs_btf_svc_key"`
 	XvsHz              *ebpf.VariableSpec `ebpf:"xvs_hz"`
 	XvsMhSize          *ebpf.VariableSpec `ebpf:"xvs_mh_size"`
 	XvsUnusedAf        *ebpf.VariableSpec `ebpf:"xvs_unused_af"`
@@ -439,6 +445,8 @@ func (m *XvsMaps) Close() error {
 //
 // It can be passed to LoadXvsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XvsVariables struct {
+	XvsBtfSvc          *ebpf.Variable `ebpf:"xvs_btf_svc"`
+	XvsBtfSvcKey       *ebpf.Variable `ebpf:"xvs_btf_svc_key"`
 	XvsHz              *ebpf.Variable `ebpf:"xvs_hz"`
 	XvsMhSize          *ebpf.Variable `ebpf:"xvs_mh_size"`
 	XvsUnusedAf        *ebpf.Variable `ebpf:"xvs_unused_af"`

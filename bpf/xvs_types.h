@@ -147,6 +147,8 @@ enum xvs_conn_state {
 /* Connection entry flags (xvs_conn.flags). */
 enum xvs_conn_flag {
 	XVS_CONN_F_INACTIVE = 0x1, /* not counted in activeconns (IP_VS_CONN_F_INACTIVE) */
+	XVS_CONN_F_TEMPLATE = 0x2, /* a persistence template (IP_VS_CONN_F_TEMPLATE; key pad[0] = 1, pad = n_control) */
+	XVS_CONN_F_PERSIST = 0x4,  /* a connection a template controls */
 };
 
 /* Connection counts of a real (xvs_real_conns): IPVS's activeconns, totalconns (inactive = total - active), persistconns. */

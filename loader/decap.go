@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 	"github.com/vishvananda/netlink"
@@ -120,7 +119,7 @@ func DetachDecap(iface, dir string) error {
 
 // DecapAttached says whether dir holds a decapsulation link for iface.
 func DecapAttached(iface, dir string) bool {
-	lk, err := link.LoadPinnedLink(filepath.Join(dir, iface), &ebpf.LoadPinOptions{ReadOnly: true})
+	lk, err := link.LoadPinnedLink(filepath.Join(dir, iface), nil)
 	if err != nil {
 		return false
 	}

@@ -56,6 +56,6 @@ func mapFields(o *bpf.XvsObjects) []mapField {
 		{bpf.XvsMapXvsSvcs, &o.XvsSvcs}, {bpf.XvsMapXvsTxPorts, &o.XvsTxPorts},
 		{bpf.XvsMapXvsVerdicts, &o.XvsVerdicts}, {bpf.XvsMapXvsNhCache, &o.XvsNhCache},
 		{bpf.XvsMapXvsFlowCache, &o.XvsFlowCache},
-		{bpf.XvsMapXvsRealConns, &o.XvsRealConns}, {bpf.XvsMapXvsSweep, &o.XvsSweep},
+		{bpf.XvsMapXvsRealConns, &o.XvsRealConns}, {bpf.XvsMapXvsSweep, &o.XvsSweep}, {bpf.XvsMapXvsSchedPos, &o.XvsSchedPos},
 	}
 }

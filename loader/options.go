@@ -29,6 +29,7 @@ func (o Options) withDefaults() Options {
 func (o Options) apply(spec *ebpf.CollectionSpec) error {
 	o = o.withDefaults()
 	spec.Maps["xvs_conns"].MaxEntries = o.ConnSize
+	spec.Maps["xvs_nat_rev"].MaxEntries = o.ConnSize // one NAT reverse entry per connection at most
 	spec.Maps["xvs_mh"].InnerMap.MaxEntries = o.MhSize
 	if err := spec.Variables["xvs_hz"].Set(KernelHZ()); err != nil {
 		return err

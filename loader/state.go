@@ -33,7 +33,7 @@ func Open(dir string, opts Options) (*State, error) {
 		return nil, err
 	}
 	st := &State{Dir: dir, lock: lock}
-	if _, err := os.Stat(filepath.Join(dir, progPin)); err == nil {
+	if _, serr := os.Stat(filepath.Join(dir, progPin)); serr == nil {
 		st.Objs, err = loadPinned(dir)
 	} else {
 		st.Objs, err = createPinned(dir, opts)

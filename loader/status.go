@@ -73,7 +73,14 @@ func (s *State) Status() (*Status, error) {
 // xvs_reals, tables of xvs_mh. Counters are not counted (-1).
 func countEntries(m *ebpf.Map, name string) (int, error) {
 	switch name {
-	case bpf.XvsMapXvsSvcs, bpf.XvsMapXvsConns:
+	case bpf.XvsMapXvsSvcs: // the service table in slot 0 (bpf/maps.h)
+		var t *ebpf.Map
+		if err := m.Lookup(uint32(0), &t); err != nil {
+			return 0, nil
+		}
+		defer t.Close()
+		return countKeys(t)
+	case bpf.XvsMapXvsConns:
 		return countKeys(m)
 	case bpf.XvsMapXvsReals:
 		var r bpf.Real

@@ -92,10 +92,11 @@ func (s *Store) Commit(cfg *maps.Config) error {
 			return err
 		}
 	}
+	fresh := newDRReals(cfg) // before Commit gives them IDs
 	if err := s.BPFStore.Commit(cfg); err != nil {
 		return err
 	}
-	resolveNeighbours(cfg)
+	resolveNeighbours(fresh)
 	if s.Mirror != nil {
 		if err := s.Mirror.Apply(cfg); err != nil {
 			s.MirrorErr(fmt.Errorf("the maps are changed, kernel IPVS is not (see xvsadm status; xvsadm sync re-applies): %w", err))
@@ -104,5 +105,10 @@ func (s *Store) Commit(cfg *maps.Config) error {
 	return nil
 }
 
-// Close releases the maps and the lock.
-func (s *Store) Close() error { return s.st.Close() }
+// Close releases the maps, the lock and the mirror's netlink socket.
+func (s *Store) Close() error {
+	if s.Mirror != nil {
+		s.Mirror.Close()
+	}
+	return s.st.Close()
+}

@@ -2,12 +2,16 @@ package maps
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
 	"slices"
 	"sync"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/xvs-lb/xvs/bpf"
 )
@@ -18,20 +22,26 @@ import (
 // and a real is freed only after no table names it. IDs are allocated
 // before anything is written, so running out of them changes nothing. On a
 // write error it restores what was loaded.
+//
+// After SwapNextCommit, the next Commit is one swap instead (see commitSwap).
 func (s *BPFStore) Commit(cfg *Config) error {
 	if s.loaded == nil {
 		if _, err := s.Load(); err != nil {
 			return err
 		}
 	}
+	if s.swapNext {
+		s.swapNext = false
+		return s.commitSwap(cfg)
+	}
 	old := s.loaded
 	plan, err := s.plan(old, cfg)
 	if err != nil {
 		return err
 	}
-	if err := s.apply(old, cfg); err != nil {
+	if err := s.apply(old, cfg, false); err != nil {
 		// Put back the configuration as loaded; its IDs are still valid.
-		if rerr := s.apply(cfg, old); rerr != nil {
+		if rerr := s.apply(cfg, old, false); rerr != nil {
 			return fmt.Errorf("%w (and restoring failed: %v)", err, rerr)
 		}
 		plan.undo(s)
@@ -39,6 +49,119 @@ func (s *BPFStore) Commit(cfg *Config) error {
 	}
 	s.loaded = cfg.Clone()
 	return nil
+}
+
+// SwapNextCommit makes the next Commit one swap the datapath sees at once
+// (-R --atomic).
+func (s *BPFStore) SwapNextCommit() { s.swapNext = true }
+
+// commitSwap commits cfg so that the datapath sees the old configuration or
+// the new one, never a mix: nothing a live service uses is written in
+// place. A service that changes in any way (settings, reals, table) is
+// copied on write: it gets a new service ID and new real IDs (its counters
+// carried over), so its reals and table go to slots no packet reaches yet;
+// then a new service table holding every service is swapped into xvs_svcs
+// in one update, and only then are the old slots freed. Flows of a changed
+// service are scheduled again, by its new table. On an error before the
+// swap the new slots are freed and nothing the datapath sees has changed.
+func (s *BPFStore) commitSwap(cfg *Config) error {
+	old := s.loaded
+	oldByID := make(map[uint32]*ServiceEntry, len(old.Services))
+	for _, e := range old.Services {
+		oldByID[e.ID] = e
+	}
+	type carry struct {
+		from  *ServiceEntry // the service's old entry
+		to    *ServiceEntry
+		reals map[*DestEntry]uint32 // new entry -> old real ID
+	}
+	var carries []carry
+	for _, e := range cfg.Services {
+		o := oldByID[e.ID]
+		if o == nil || sameService(o, e) {
+			continue
+		}
+		c := carry{from: o, to: e, reals: map[*DestEntry]uint32{}}
+		for _, d := range e.Dests {
+			if d.ID != 0 {
+				c.reals[d] = d.ID
+			}
+			d.ID, d.Gen = 0, 0
+		}
+		e.ID = 0
+		carries = append(carries, c)
+	}
+	plan, err := s.plan(old, cfg)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		// Nothing live names the new slots: free them.
+		for _, d := range plan.reals {
+			r := bpf.Real{Gen: s.gens[d.ID]}
+			_ = s.m.Reals.Put(d.ID, &r)
+		}
+		ids := make([]uint32, 0, len(plan.svcs))
+		for _, e := range plan.svcs {
+			ids = append(ids, e.ID)
+		}
+		_ = s.deleteTables(ids)
+		plan.undo(s)
+		return err
+	}
+	// The counters of a copied service move to its new slots, in the
+	// window after apply zeroes them and before the swap.
+	s.beforeSwap = func() error {
+		for _, c := range carries {
+			if err := s.copyStats(s.m.SvcStats, c.from.ID, c.to.ID); err != nil {
+				return err
+			}
+			kept := map[uint32]bool{}
+			for _, d := range c.to.Dests {
+				if id, ok := c.reals[d]; ok {
+					kept[id] = true
+					if err := s.copyStats(s.m.RealStats, id, d.ID); err != nil {
+						return err
+					}
+				}
+			}
+			for _, od := range c.from.Dests {
+				if !kept[od.ID] {
+					if err := s.foldStats(od.ID, c.to.ID); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
+	defer func() { s.beforeSwap, s.swapped = nil, false }()
+	if err := s.apply(old, cfg, true); err != nil {
+		if s.swapped {
+			// cfg is live; only freeing the old slots failed. Load skips
+			// what is left (reals of no service) and a later commit reuses it.
+			s.loaded = nil
+			return fmt.Errorf("committed, but freeing the old slots failed: %w", err)
+		}
+		return fail(err)
+	}
+	s.loaded = cfg.Clone()
+	return nil
+}
+
+// sameService reports whether a service's entry and everything the
+// datapath reads of it (settings, reals, their order) are unchanged.
+func sameService(o, e *ServiceEntry) bool {
+	if o.Service != e.Service || len(o.Dests) != len(e.Dests) {
+		return false
+	}
+	for i, d := range e.Dests {
+		od := o.Dests[i]
+		if od.ID != d.ID || od.Dest != d.Dest || od.LastWeight != d.LastWeight {
+			return false
+		}
+	}
+	return true
 }
 
 // idPlan records the IDs a commit allocated.
@@ -119,7 +242,11 @@ func (s *BPFStore) plan(old, cfg *Config) (*idPlan, error) {
 // (4) removed services, their tables, then the reals no table names.
 // Each phase is a few batch calls: a map-in-map update waits for an RCU
 // grace period, so tables swapped one by one would cost that per service.
-func (s *BPFStore) apply(old, cfg *Config) error {
+//
+// With swap (commitSwap), cfg's changed services have new IDs and the
+// service keys go to a new table swapped in whole, after which the old
+// slots are freed; nothing is written in place.
+func (s *BPFStore) apply(old, cfg *Config, swap bool) error {
 	oldSvcs := make(map[uint32]*ServiceEntry, len(old.Services))
 	for _, e := range old.Services {
 		oldSvcs[e.ID] = e
@@ -136,6 +263,7 @@ func (s *BPFStore) apply(old, cfg *Config) error {
 		tabIDs              []uint32
 		tabs                []*ebpf.Map
 		delTabs             []uint32
+		jobs                []tableJob
 	)
 	defer func() {
 		for _, m := range tabs {
@@ -167,16 +295,7 @@ func (s *BPFStore) apply(old, cfg *Config) error {
 			realIDs = append(realIDs, d.ID)
 			realVals = append(realVals, realValue(e.ID, d))
 		}
-		tab, del, err := s.buildTable(o, e)
-		if err != nil {
-			return err
-		}
-		if tab != nil {
-			tabIDs = append(tabIDs, e.ID)
-			tabs = append(tabs, tab)
-		} else if del {
-			delTabs = append(delTabs, e.ID)
-		}
+		jobs = append(jobs, tableJob{o: o, e: e})
 		if o == nil || o.Service != e.Service {
 			svcKeys = append(svcKeys, SvcKey(&e.Service))
 			svcVals = append(svcVals, svcValue(e))
@@ -185,6 +304,22 @@ func (s *BPFStore) apply(old, cfg *Config) error {
 			if !live[id] {
 				folds = append(folds, [2]uint32{id, e.ID})
 			}
+		}
+	}
+	if err := s.buildTables(jobs); err != nil {
+		for _, j := range jobs {
+			if j.tab != nil {
+				j.tab.Close()
+			}
+		}
+		return err
+	}
+	for _, j := range jobs {
+		if j.tab != nil {
+			tabIDs = append(tabIDs, j.e.ID)
+			tabs = append(tabs, j.tab)
+		} else if j.del {
+			delTabs = append(delTabs, j.e.ID)
 		}
 	}
 	// 1. Reals, with fresh counters for new ones and services.
@@ -213,8 +348,23 @@ func (s *BPFStore) apply(old, cfg *Config) error {
 		return err
 	}
 	// 3. Services.
-	if len(svcKeys) > 0 {
-		if _, err := s.m.Svcs.BatchUpdate(svcKeys, svcVals, nil); err != nil {
+	if swap {
+		if s.beforeSwap != nil {
+			if err := s.beforeSwap(); err != nil {
+				return err
+			}
+		}
+		if err := s.swapServices(cfg); err != nil {
+			return err
+		}
+		s.swapped = true
+	} else if len(svcKeys) > 0 {
+		svcs, err := s.svcTable()
+		if err != nil {
+			return err
+		}
+		defer svcs.Close()
+		if _, err := svcs.BatchUpdate(svcKeys, svcVals, nil); err != nil {
 			return fmt.Errorf("write services: %w", err)
 		}
 	}
@@ -238,10 +388,17 @@ func (s *BPFStore) apply(old, cfg *Config) error {
 			free = append(free, d.ID)
 		}
 	}
-	for _, o := range gone {
-		k := SvcKey(&o.Service)
-		if err := s.m.Svcs.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("delete service %s: %w", o.Service.String(), err)
+	if len(gone) > 0 && !swap {
+		svcs, err := s.svcTable()
+		if err != nil {
+			return err
+		}
+		defer svcs.Close()
+		for _, o := range gone {
+			k := SvcKey(&o.Service)
+			if err := svcs.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return fmt.Errorf("delete service %s: %w", o.Service.String(), err)
+			}
 		}
 	}
 	if err := s.deleteTables(delTabs); err != nil {
@@ -265,6 +422,43 @@ func (s *BPFStore) apply(old, cfg *Config) error {
 		if err := s.m.Config.Put(uint32(0), &c); err != nil {
 			return fmt.Errorf("write timeouts: %w", err)
 		}
+	}
+	return nil
+}
+
+// copyStats copies the per-CPU counters of slot from to slot to.
+func (s *BPFStore) copyStats(m *ebpf.Map, from, to uint32) error {
+	var v []bpf.Stats
+	if err := m.Lookup(from, &v); err != nil {
+		return fmt.Errorf("read counters %d: %w", from, err)
+	}
+	if err := m.Put(to, v); err != nil {
+		return fmt.Errorf("copy counters %d to %d: %w", from, to, err)
+	}
+	return nil
+}
+
+// swapServices writes every service of cfg into a new service table and
+// swaps it into xvs_svcs with one update (which returns once no program
+// still runs with the old table).
+func (s *BPFStore) swapServices(cfg *Config) error {
+	t, err := s.newSvcTable()
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if len(cfg.Services) > 0 {
+		keys := make([]bpf.SvcKey, len(cfg.Services))
+		vals := make([]bpf.Svc, len(cfg.Services))
+		for i, e := range cfg.Services {
+			keys[i], vals[i] = SvcKey(&e.Service), svcValue(e)
+		}
+		if _, err := t.BatchUpdate(keys, vals, nil); err != nil {
+			return fmt.Errorf("write services: %w", err)
+		}
+	}
+	if err := s.m.Svcs.Put(uint32(0), t); err != nil {
+		return fmt.Errorf("swap service table: %w", err)
 	}
 	return nil
 }
@@ -304,6 +498,42 @@ func sameMhInput(o, e *ServiceEntry) bool {
 	return true
 }
 
+// tableJob is one service's table to build: the result of buildTable.
+type tableJob struct {
+	o, e *ServiceEntry
+	tab  *ebpf.Map
+	del  bool
+	err  error
+}
+
+// buildTables runs buildTable for every job, on all CPUs (a Maglev table
+// costs tens of microseconds to compute).
+func (s *BPFStore) buildTables(jobs []tableJob) error {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				j := &jobs[i]
+				j.tab, j.del, j.err = s.buildTable(j.o, j.e)
+			}
+		}()
+	}
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, j := range jobs {
+		if j.err != nil {
+			return j.err
+		}
+	}
+	return nil
+}
+
 // buildTable builds e's scheduler table (sched.go) in a new inner map, for
 // apply to swap in whole. It returns nil when the table stays as it is, and
 // del when the service's table must go.
@@ -324,19 +554,33 @@ func (s *BPFStore) buildTable(o, e *ServiceEntry) (tab *ebpf.Map, del bool, err 
 	}
 	inner, err := ebpf.NewMap(&ebpf.MapSpec{
 		Name: "xvs_mh_tab", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: uint32(s.mhSize),
+		Flags: unix.BPF_F_MMAPABLE,
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("create mh table: %w", err)
 	}
-	keys := make([]uint32, len(table))
-	for i := range keys {
-		keys[i] = uint32(i)
-	}
-	if _, err := inner.BatchUpdate(keys, table, nil); err != nil {
+	if err := fillTable(inner, table); err != nil {
 		inner.Close()
 		return nil, false, fmt.Errorf("fill mh table: %w", err)
 	}
 	return inner, false, nil
+}
+
+// fillTable writes table into a new (not yet visible) mmapable array of
+// __u32 through a shared mapping: the kernel lays array values out 8 bytes
+// apart.
+func fillTable(m *ebpf.Map, table []uint32) error {
+	const stride = 8
+	size := len(table) * stride
+	page := os.Getpagesize()
+	mem, err := unix.Mmap(m.FD(), 0, (size+page-1)/page*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("mmap: %w", err)
+	}
+	for i, v := range table {
+		binary.LittleEndian.PutUint32(mem[i*stride:], v)
+	}
+	return unix.Munmap(mem)
 }
 
 // deleteTables removes the tables of ids. xvs_mh has no batch delete and

@@ -1,12 +1,14 @@
 package maps
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/xvs-lb/xvs/bpf"
 )
@@ -26,6 +28,11 @@ type BPFStore struct {
 	loaded *Config  // what the maps hold, as last loaded or committed
 	gens   []uint32 // generation of every xvs_reals slot
 	used   []bool   // xvs_reals slots in use
+	// swapNext makes the next Commit one swap (SwapNextCommit).
+	swapNext bool
+	// beforeSwap runs in a swap commit just before the service table swap.
+	beforeSwap func() error
+	swapped    bool // the swap commit has swapped the service table
 }
 
 // NewBPFStore returns a store over m.
@@ -43,7 +50,12 @@ func (s *BPFStore) Load() (*Config, error) {
 	byID := map[uint32]*ServiceEntry{}
 	var k bpf.SvcKey
 	var v bpf.Svc
-	it := s.m.Svcs.Iterate()
+	svcs, err := s.svcTable()
+	if err != nil {
+		return nil, err
+	}
+	defer svcs.Close()
+	it := svcs.Iterate()
 	for it.Next(&k, &v) {
 		e := &ServiceEntry{Service: serviceOf(&k, &v), ID: v.Id, Seq: v.Seq}
 		byID[v.Id] = e
@@ -54,12 +66,12 @@ func (s *BPFStore) Load() (*Config, error) {
 	}
 	slices.SortFunc(c.Services, func(a, b *ServiceEntry) int { return int(a.Seq) - int(b.Seq) })
 
-	reals, err := readArray[bpf.Real](s.m.Reals)
+	reals, err := readReals(s.m.Reals)
 	if err != nil {
 		return nil, fmt.Errorf("read reals: %w", err)
 	}
-	s.gens = make([]uint32, len(reals))
-	s.used = make([]bool, len(reals))
+	s.gens = make([]uint32, s.m.Reals.MaxEntries())
+	s.used = make([]bool, s.m.Reals.MaxEntries())
 	for id := range reals {
 		r := &reals[id]
 		s.gens[id] = r.Gen
@@ -68,21 +80,34 @@ func (s *BPFStore) Load() (*Config, error) {
 		}
 		e := byID[r.SvcId]
 		if e == nil {
-			return nil, fmt.Errorf("real %d belongs to unknown service %d", id, r.SvcId)
+			// Left by a swap commit whose clean-up failed: no service names
+			// it, so no packet reaches it; the slot is free for reuse.
+			continue
 		}
 		s.used[id] = true
 		e.Dests = append(e.Dests, destOf(uint32(id), r))
 	}
+	var maxSvc, maxReal uint32
+	for _, e := range c.Services {
+		maxSvc = max(maxSvc, e.ID)
+		for _, d := range e.Dests {
+			maxReal = max(maxReal, d.ID)
+		}
+	}
+	svcStats, err := readStats(s.m.SvcStats, maxSvc)
+	if err != nil {
+		return nil, err
+	}
+	realStats, err := readStats(s.m.RealStats, maxReal)
+	if err != nil {
+		return nil, err
+	}
 	for _, e := range c.Services {
 		slices.SortFunc(e.Dests, func(a, b *DestEntry) int { return int(a.Seq) - int(b.Seq) })
 		// A service's counters: its reals' plus those of reals it had (folded in at removal).
-		if e.Stats, err = sumStats(s.m.SvcStats, e.ID); err != nil {
-			return nil, err
-		}
+		e.Stats = svcStats[e.ID]
 		for _, d := range e.Dests {
-			if d.Stats, err = sumStats(s.m.RealStats, d.ID); err != nil {
-				return nil, err
-			}
+			d.Stats = realStats[d.ID]
 			e.Stats.add(&d.Stats)
 		}
 	}
@@ -93,40 +118,104 @@ func (s *BPFStore) Load() (*Config, error) {
 	return c, nil
 }
 
-// readArray reads a whole array map with batch lookups.
-func readArray[T any](m *ebpf.Map) ([]T, error) {
+// svcTable returns the live service table (slot 0 of xvs_svcs), putting
+// an empty one there first when the slot is empty (a fresh datapath). The
+// caller closes it.
+func (s *BPFStore) svcTable() (*ebpf.Map, error) {
+	var t *ebpf.Map
+	err := s.m.Svcs.Lookup(uint32(0), &t)
+	if err == nil {
+		return t, nil
+	}
+	if !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return nil, fmt.Errorf("read service table: %w", err)
+	}
+	if t, err = s.newSvcTable(); err != nil {
+		return nil, err
+	}
+	if err := s.m.Svcs.Put(uint32(0), t); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("install service table: %w", err)
+	}
+	return t, nil
+}
+
+// newSvcTable creates an empty service table (struct xvs_svc_table in bpf/maps.h).
+func (s *BPFStore) newSvcTable() (*ebpf.Map, error) {
+	t, err := ebpf.NewMap(&ebpf.MapSpec{
+		Name: "xvs_svc_tab", Type: ebpf.Hash, KeySize: uint32(binary.Size(bpf.SvcKey{})),
+		ValueSize: uint32(binary.Size(bpf.Svc{})), MaxEntries: s.m.SvcStats.MaxEntries(), Flags: unix.BPF_F_NO_PREALLOC,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create service table: %w", err)
+	}
+	return t, nil
+}
+
+// readReals reads the slots of xvs_reals that were ever used. Slots are
+// allocated lowest free first and a used slot's generation never returns to
+// 0, so those slots are a prefix: reading stops at the first chunk holding a
+// slot (other than 0) of generation 0. (Reading all 262,144 slots cost
+// about 60 ms per process.)
+func readReals(m *ebpf.Map) ([]bpf.Real, error) {
 	n := int(m.MaxEntries())
-	out := make([]T, 0, n)
-	keys := make([]uint32, 4096)
-	vals := make([]T, 4096)
+	var out []bpf.Real
+	const chunk = 1024
+	keys := make([]uint32, chunk)
+	vals := make([]bpf.Real, chunk)
 	var cursor ebpf.MapBatchCursor
-	for {
+	for len(out) < n {
 		cnt, err := m.BatchLookup(&cursor, keys, vals, nil)
 		out = append(out, vals[:cnt]...)
-		if errors.Is(err, ebpf.ErrKeyNotExist) || len(out) >= n {
-			return out, nil
+		for i := range cnt {
+			if keys[i] != 0 && vals[i].Gen == 0 {
+				return out, nil
+			}
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("batch lookup: %w", err)
 		}
 	}
+	return out, nil
 }
 
-// sumStats adds up a per-CPU counter slot.
-func sumStats(m *ebpf.Map, id uint32) (Stats, error) {
-	var per []bpf.Stats
-	if err := m.Lookup(id, &per); err != nil {
-		return Stats{}, fmt.Errorf("read counters %d: %w", id, err)
+// readStats reads the per-CPU counters of slots 0..maxID with batch
+// lookups (one call per 4096 slots, not one per slot) and sums each slot.
+func readStats(m *ebpf.Map, maxID uint32) ([]Stats, error) {
+	ncpu := ebpf.MustPossibleCPU()
+	n := int(maxID) + 1
+	out := make([]Stats, 0, n)
+	const chunk = 4096
+	keys := make([]uint32, chunk)
+	vals := make([]bpf.Stats, chunk*ncpu)
+	var cursor ebpf.MapBatchCursor
+	for len(out) < n {
+		cnt, err := m.BatchLookup(&cursor, keys, vals, nil)
+		for i := range cnt {
+			var t Stats
+			for _, p := range vals[i*ncpu : (i+1)*ncpu] {
+				t.Conns += p.Conns
+				t.InPkts += p.Inpkts
+				t.OutPkts += p.Outpkts
+				t.InBytes += p.Inbytes
+				t.OutBytes += p.Outbytes
+			}
+			out = append(out, t)
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read counters: %w", err)
+		}
 	}
-	var t Stats
-	for _, p := range per {
-		t.Conns += p.Conns
-		t.InPkts += p.Inpkts
-		t.OutPkts += p.Outpkts
-		t.InBytes += p.Inbytes
-		t.OutBytes += p.Outbytes
+	if len(out) < n {
+		return nil, fmt.Errorf("read counters: %d of %d slots", len(out), n)
 	}
-	return t, nil
+	return out, nil
 }
 
 // foldStats adds the per-CPU counters of real id into those of service svcID.

@@ -139,17 +139,26 @@ func (s *BPFStore) Conns() ([]Conn, error) {
 		if r == nil {
 			continue
 		}
-		end := v.LastSeen + connTimeout(k.Proto, v.State, t)*hz
-		if int64(end-now) <= 0 {
-			continue // expired; the next sweep removes it
+		state, timeout := connStateName(k.Proto, v.State), connTimeout(k.Proto, v.State, t)
+		tmpl := v.Flags&bpf.ConnTemplate != 0
+		if tmpl { // a persistence template: its service's -p timeout, state NONE, as IPVS lists it
+			state, timeout = "NONE", s.persistTimeout(&k)
+		}
+		end := v.LastSeen + timeout*hz
+		left := int64(end - now)
+		if left <= 0 {
+			if !tmpl || v.Pad == 0 {
+				continue // expired; the next sweep removes it
+			}
+			left = 0 // a template lives while it controls connections
 		}
 		out = append(out, Conn{
 			Proto:   k.Proto,
 			Client:  netip.AddrPortFrom(addrFrom(k.Saddr, k.Af), be16(k.Sport)),
 			Virtual: netip.AddrPortFrom(addrFrom(k.Daddr, k.Af), be16(k.Dport)),
 			Dest:    netip.AddrPortFrom(addrFrom(r.Addr, r.Af), be16(r.Port)),
-			State:   connStateName(k.Proto, v.State),
-			Expires: uint32((end - now) / hz),
+			State:   state,
+			Expires: uint32(uint64(left) / hz),
 		})
 	}
 	if err := it.Err(); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
@@ -157,6 +166,21 @@ func (s *BPFStore) Conns() ([]Conn, error) {
 	}
 	slices.SortFunc(out, func(a, b Conn) int { return compareConn(&a, &b) })
 	return out, nil
+}
+
+// persistTimeout returns the -p timeout of the service a template key names (0 when it is gone).
+func (s *BPFStore) persistTimeout(k *bpf.ConnKey) uint64 {
+	sk := bpf.SvcKey{Addr: k.Daddr, Port: k.Dport, Proto: k.Proto, Af: k.Af}
+	tab, err := s.svcTable()
+	if err != nil {
+		return 0
+	}
+	defer tab.Close()
+	var v bpf.Svc
+	if err := tab.Lookup(&sk, &v); err != nil {
+		return 0
+	}
+	return uint64(v.Timeout)
 }
 
 // compareConn orders entries by virtual address, client, then protocol, so listings are stable.
@@ -169,4 +193,5 @@ func compareConn(a, b *Conn) int {
 	}
 	return int(a.Proto) - int(b.Proto)
 }
+
 var _ ConnLister = (*BPFStore)(nil)

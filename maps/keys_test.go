@@ -91,8 +91,11 @@ func TestTypeSizes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// xvs_svcs holds its table as slot 0 (maps.h): the key and value are the inner map's.
+	if in := spec.Maps["xvs_svcs"].InnerMap; in == nil || in.KeySize != 20 || in.ValueSize != 60 {
+		t.Errorf("map xvs_svcs: inner table %+v, want key 20 value 60", in)
+	}
 	for name, kv := range map[string][2]uintptr{
-		"xvs_svcs":      {20, 60},
 		"xvs_reals":     {4, 60},
 		"xvs_conns":     {40, 24},
 		"xvs_svc_stats": {4, 40},

@@ -1,8 +1,12 @@
 package maps
 
 import (
+	"encoding/binary"
 	"hash/fnv"
+	"net/netip"
 	"slices"
+
+	"github.com/xvs-lb/xvs/bpf"
 )
 
 // The tables the datapath's schedulers read (bpf/sched_list.h,
@@ -138,4 +142,61 @@ func sameTableInput(o, e *ServiceEntry) bool {
 		}
 	}
 	return true
+}
+
+// hash32 is the kernel's hash_32(val, 8).
+func hash32(v uint32) uint32 { return (v * 0x61C88647) >> 24 }
+
+// addrFold is ip_vs_sh/dh's addr_fold in host order: the IPv4 address, or
+// the xor of an IPv6 address's four words.
+func addrFold(a netip.Addr) uint32 {
+	if a.Is4() || a.Is4In6() {
+		b := a.Unmap().As4()
+		return binary.BigEndian.Uint32(b[:])
+	}
+	b := a.As16()
+	var x uint32
+	for i := 0; i < 16; i += 4 {
+		x ^= binary.BigEndian.Uint32(b[i:])
+	}
+	return x
+}
+
+// ShLookup is ip_vs_sh_schedule over a table from ShTable: the bucket of
+// the client's address (plus its port with sh-port, flags IP_VS_SVC_F_SCHED2),
+// and with sh-fallback (IP_VS_SVC_F_SCHED1) a walk round the table while the
+// real found is unavailable. It returns 0 when there is no real.
+func ShLookup(table []uint32, addr netip.Addr, port uint16, flags uint32, available func(id uint32) bool) uint32 {
+	key := addrFold(addr)
+	if flags&bpf.SvcSched2 != 0 {
+		key += uint32(port)
+	}
+	ihash := hash32(key)
+	id := table[ihash]
+	if id == 0 || available(id) {
+		return id
+	}
+	if flags&bpf.SvcSched1 == 0 {
+		return 0
+	}
+	for offset := uint32(0); offset < HashTabSize; offset++ {
+		id = table[((offset+ihash)%HashTabSize+ihash)%HashTabSize]
+		if id == 0 {
+			return 0
+		}
+		if available(id) {
+			return id
+		}
+	}
+	return 0
+}
+
+// DhLookup is ip_vs_dh_schedule over a table from DhTable: the bucket of
+// the destination address; 0 when that real is unavailable.
+func DhLookup(table []uint32, daddr netip.Addr, available func(id uint32) bool) uint32 {
+	id := table[hash32(addrFold(daddr))]
+	if id == 0 || !available(id) {
+		return 0
+	}
+	return id
 }

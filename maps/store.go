@@ -15,6 +15,12 @@ type Store interface {
 	Close() error
 }
 
+// Swapper is a Store whose next Commit can be made one swap the datapath
+// sees at once (BPFStore; -R --atomic asks for it).
+type Swapper interface {
+	SwapNextCommit()
+}
+
 // MemStore is a Store in memory.
 type MemStore struct {
 	Cfg *Config

@@ -3,6 +3,8 @@
 set -euo pipefail
 
 pkgs=(clang-19 llvm-19 libbpf-dev bpftool iproute2 ethtool util-linux ipvsadm curl busybox-static)
+# The kernel-IPVS test VM (scripts/vm/run.sh): qemu, busybox, objcopy (binutils).
+pkgs+=(qemu-system-x86 binutils)
 pkgs+=("$@")
 
 missing=()

@@ -27,6 +27,9 @@ const refSalt = 224
 
 // refExcluded are the steps that cannot match, and why.
 var refExcluded = map[int]string{
+	// IPVS's estimator is an EWMA of counters sampled every 2 s by a
+	// kernel timer; its figures here come from the reference's traffic and
+	// its timing, which no replay without that traffic can reproduce.
 	64:  "--rate shows the kernel's rate estimates of the reference's traffic; xvs keeps no rate estimator (rates print as 0)",
 	211: "traffic generator (nc), not an ipvsadm command",
 	212: "traffic generator (nc), not an ipvsadm command",

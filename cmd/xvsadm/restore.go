@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+
+	"github.com/xvs-lb/xvs/maps"
 )
 
 // maxTokenLen is config_stream's MAX_LINE_LENGTH: longer words split.
@@ -164,6 +166,9 @@ func (s *session) restoreAtomic(argv0 string) error {
 			}
 		}
 		return &exitError{code: code, msg: fmt.Sprintf("restore: line %d: %s\nnothing changed", line, msg)}
+	}
+	if sw, ok := st.(maps.Swapper); ok {
+		sw.SwapNextCommit() // one swap the datapath sees at once
 	}
 	if err := st.Commit(s.pending); err != nil {
 		return &exitError{code: 255, msg: fmt.Sprintf("restore: %s\nnothing changed", ipvsStrerror(opOther, err))}

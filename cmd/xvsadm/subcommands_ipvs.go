@@ -131,6 +131,7 @@ func kernelIPVSReport(cfg *maps.Config) (string, []string) {
 	if m == nil {
 		return off, nil
 	}
+	defer m.Close()
 	drift, err := m.Drift(cfg)
 	if err != nil {
 		return fmt.Sprintf("present, mirrored; drift unknown (%v)", err), nil

@@ -166,15 +166,12 @@ func unsupported(e *maps.ServiceEntry) string {
 		return "scheduler " + e.Sched + " not in the datapath yet"
 	case e.Sched != "mh" && e.Sched != "sh" && e.Sched != "dh" && len(e.Dests) > maps.SchedMaxReals:
 		return fmt.Sprintf("more than %d reals with scheduler %s", maps.SchedMaxReals, e.Sched)
-	case e.Flags&bpf.SvcPersistent != 0:
-		return "persistence not in the datapath yet"
+	case e.Flags&bpf.SvcPersistent != 0 && e.Port == 0:
+		return "port-0 persistent services not in the datapath yet"
 	}
 	for _, d := range e.Dests {
 		switch {
-		case d.Fwd == bpf.FwdDRoute, d.Fwd == bpf.FwdMasq:
-		case d.Fwd == bpf.FwdTunnel && d.TunFlags != 0:
-			return "tunnel checksum options (--tun-csum, --tun-remcsum) not in the datapath yet"
-		case d.Fwd == bpf.FwdTunnel:
+		case d.Fwd == bpf.FwdDRoute, d.Fwd == bpf.FwdMasq, d.Fwd == bpf.FwdTunnel:
 		default:
 			return "forwarding methods other than -g, -i and -m not in the datapath"
 		}

@@ -3,6 +3,8 @@ package ipvs
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 
 	cfipvs "github.com/cloudflare/ipvs"
@@ -25,12 +27,20 @@ type Mirror struct {
 // New returns a Mirror working through c.
 func New(c Client) *Mirror { return &Mirror{c: c} }
 
+// Close closes the client's netlink socket, when it has one.
+func (m *Mirror) Close() error {
+	if c, ok := m.c.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
 // load reads the kernel's table once.
 func (m *Mirror) load() error {
 	if m.table != nil {
 		return nil
 	}
-	svcs, err := m.c.Services()
+	svcs, err := services(m.c)
 	if err != nil {
 		return fmt.Errorf("read kernel IPVS services: %w", err)
 	}
@@ -38,7 +48,7 @@ func (m *Mirror) load() error {
 	var order []svcKey
 	for i := range svcs {
 		s := svcs[i].Service
-		ds, err := m.c.Destinations(s)
+		ds, err := destinations(m.c, s)
 		if err != nil {
 			return fmt.Errorf("read kernel IPVS destinations: %w", err)
 		}
@@ -101,7 +111,7 @@ func (m *Mirror) Forget() { m.table, m.order, m.cfg = nil, nil, nil }
 // kernel's dump order, each one's reals oldest first (the kernel lists
 // newest first), with IPVS's counters.
 func (m *Mirror) Read() (*maps.Config, error) {
-	svcs, err := m.c.Services()
+	svcs, err := services(m.c)
 	if err != nil {
 		return nil, fmt.Errorf("read kernel IPVS services: %w", err)
 	}
@@ -112,7 +122,7 @@ func (m *Mirror) Read() (*maps.Config, error) {
 	cfg := &maps.Config{Timeouts: maps.Timeouts{TCP: c.TCPTimeout, TCPFin: c.TCPFinTimeout, UDP: c.UDPTimeout}}
 	for i := range svcs {
 		s := &svcs[i]
-		ds, err := m.c.Destinations(s.Service)
+		ds, err := destinations(m.c, s.Service)
 		if err != nil {
 			return nil, fmt.Errorf("read kernel IPVS destinations: %w", err)
 		}
@@ -268,6 +278,25 @@ func (m *Mirror) Zero(svc *maps.Service) error {
 		return fmt.Errorf("kernel IPVS: zero counters: %w", err)
 	}
 	return nil
+}
+
+// services is c.Services, with an empty table not an error (the library
+// returns os.ErrNotExist for an empty dump).
+func services(c Client) ([]cfipvs.ServiceExtended, error) {
+	s, err := c.Services()
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return s, err
+}
+
+// destinations is c.Destinations, with no reals not an error.
+func destinations(c Client, svc cfipvs.Service) ([]cfipvs.DestinationExtended, error) {
+	d, err := c.Destinations(svc)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return d, err
 }
 
 // gone reports whether a removal failed because the kernel has no such

@@ -43,7 +43,8 @@ kver=${vmlinuz##*/vmlinuz-}
 moddir=$kdir/lib/modules/$kver/kernel
 
 # 2. The modules, with their depends= (from .modinfo), in load order
-# (xfrm_user and nfnetlink: netlink handles in namespaces open those families).
+# (xfrm_user and nfnetlink: netlink handles in namespaces open those families;
+# bridge: the tests' topologies).
 declare -A modpath=() loaded=()
 while IFS= read -r f; do b=${f##*/}; modpath[${b%.ko}]=$f; done < <(find "$moddir" -name '*.ko')
 order=()
@@ -62,7 +63,7 @@ want() {
 want crc32c_generic
 for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_vs_dh ip_vs_sh \
 	ip_vs_sed ip_vs_nq ip_vs_mh ip_vs_fo ip_vs_ovf nf_nat veth ipip \
-	xfrm_user nfnetlink; do
+	xfrm_user nfnetlink bridge; do
 	want "$m"
 done
 
@@ -115,7 +116,7 @@ chmod +x "$ir/init"
 (cd "$ir" && find . | "$ir/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -1) > "$work/initrd.gz"
 
 # 4. Boot (TCG: nested KVM does not work here). A hung VM is killed.
-timeout "${XVS_VM_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg -m "${XVS_VM_MEM:-1024}" -smp 2 \
+timeout "${XVS_VM_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg -m "${XVS_VM_MEM:-2048}" -smp 2 \
 	-kernel "$vmlinuz" -initrd "$work/initrd.gz" \
 	-append 'console=ttyS0 quiet panic=-1 oops=panic' \
 	-no-reboot -serial stdio -monitor none -display none </dev/null \

@@ -183,3 +183,46 @@ func TestTunnelThenDecap(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDecap runs arbitrary frames through the decapsulation program: the
+// verdict is always XDP_PASS, and the frame is either untouched or a
+// shorter one ending with the same bytes (outer headers stripped, the MACs
+// moved forward).
+func FuzzDecap(f *testing.F) {
+	requireRoot(f)
+	objs, err := loader.LoadDecap(loader.DecapOptions{GUEPort: 6080})
+	if err != nil {
+		f.Fatalf("%+v", err)
+	}
+	f.Cleanup(func() { objs.Close() })
+	plain := pkt{proto: "tcp", src: "10.1.0.5:40000", dst: "10.0.0.100:80", flags: "S"}.frame()
+	f.Add(plain)
+	f.Add(encapped(plain, 14, netip.MustParseAddr("10.0.0.11"), layers.IPProtocolIPv4, 0, 64, nil))
+	f.Add(encapped(plain, 14, netip.MustParseAddr("fd00::11"), layers.IPProtocolGRE, 0, 64, greHdr(layers.EthernetTypeIPv4)))
+	f.Add(encapped(plain, 14, netip.MustParseAddr("10.0.0.11"), layers.IPProtocolUDP, 0, 64, gueHdr(40000, 6080, 40, layers.IPProtocolIPv4)))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) < 14 || len(in) > 1500 {
+			return // BPF_PROG_TEST_RUN's own limits
+		}
+		opts := &ebpf.RunOptions{Data: in, DataOut: make([]byte, len(in)+256),
+			Context: xdpMD{DataEnd: uint32(len(in)), IngressIfindex: 1}}
+		verdict, err := objs.XvsDecap.Run(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := opts.DataOut
+		if verdict != xdpPass {
+			t.Fatalf("verdict %d, want XDP_PASS", verdict)
+		}
+		if bytes.Equal(out, in) {
+			return
+		}
+		// Beyond the L2 header (14 or 18 bytes) the output is the input's tail.
+		if len(out) >= len(in) || len(out) < 18 || !bytes.Equal(out[18:], in[len(in)-len(out)+18:]) {
+			t.Fatalf("decapsulated frame is not a stripped copy of the input:\nin  % x\nout % x", in, out)
+		}
+		if !bytes.Equal(out[:12], in[:12]) {
+			t.Fatalf("MACs not kept:\nin  % x\nout % x", in, out)
+		}
+	})
+}

@@ -121,8 +121,8 @@ func TestUnsupportedPassed(t *testing.T) {
 	f.real(lblc, "10.0.0.11:80", bpf.FwdDRoute, 1)
 	local := f.svc("tcp", "10.0.0.100:81", "mh", 0)
 	f.real(local, "10.0.0.11:8080", bpf.FwdLocalNode, 1) // -m and -i are in the datapath (issue 4); local node is not
-	persist := f.svc("tcp", "10.0.0.100:82", "mh", bpf.SvcPersistent)
-	f.real(persist, "10.0.0.11:82", bpf.FwdDRoute, 1)
+	lblcr := f.svc("tcp", "10.0.0.100:82", "lblcr", 0)
+	f.real(lblcr, "10.0.0.11:82", bpf.FwdDRoute, 1)
 	for _, dst := range []string{"10.0.0.100:80", "10.0.0.100:81", "10.0.0.100:82"} {
 		in := pkt{proto: "tcp", src: "10.1.0.5:40000", dst: dst, flags: "S"}.frame()
 		if verdict, out := f.run(in); verdict != xdpPass || !bytes.Equal(out, in) {

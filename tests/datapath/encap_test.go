@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/xvs-lb/xvs/bpf"
 	"github.com/xvs-lb/xvs/maps"
@@ -190,7 +192,7 @@ func TestTunnel(t *testing.T) {
 			real := netip.MustParseAddrPort(tc.real).Addr()
 			inner4 := netip.MustParseAddrPort(tc.vip).Addr().Is4()
 			innerLen := int(binary.BigEndian.Uint16(in[l2len+2:])) // IPv4 total length
-			ttl := in[l2len+8] // IPv4 TTL
+			ttl := in[l2len+8]                                     // IPv4 TTL
 			innerProto, innerEth := layers.IPProtocolIPv4, layers.EthernetTypeIPv4
 			if !inner4 {
 				ttl = in[l2len+7] // IPv6 hop limit
@@ -308,27 +310,158 @@ func tooBig(in []byte, mtu uint32) []byte {
 	return buf.Bytes()
 }
 
-// Tunnel checksum options the datapath does not build are passed to the kernel.
-func TestTunnelChecksumOptionsPassed(t *testing.T) {
+// onesSum is the one's-complement sum of b (zero-padded to even length), folded.
+func onesSum(sum uint32, b []byte) uint32 {
+	for i := 0; i < len(b); i += 2 {
+		w := uint32(b[i]) << 8
+		if i+1 < len(b) {
+			w |= uint32(b[i+1])
+		}
+		sum += w
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return sum
+}
+
+// TestTunnelChecksums: GUE with --tun-csum or --tun-remcsum carries a full
+// UDP checksum (IPVS adds the remote checksum option only to
+// CHECKSUM_PARTIAL packets, which XDP never sees), GRE with --tun-csum the
+// GRE checksum; both computed here from every byte, independently of the
+// datapath's header-only method. An IPv4 UDP datagram without a checksum
+// can't be summed that way: passed to the kernel.
+func TestTunnelChecksums(t *testing.T) {
+	tcp4 := pkt{proto: "tcp", src: "10.1.0.5:40000", dst: "10.0.0.100:80", flags: "A", payload: []byte("GET / HTTP/1.0\r\n\r\n")}
+	udp4 := pkt{proto: "udp", src: "10.1.0.5:40000", dst: "10.0.0.100:53", payload: []byte("odd")}
+	udp6 := pkt{proto: "udp", src: "[fd01::5]:40000", dst: "[fd00::100]:53", payload: []byte("query")}
+	tcp6 := pkt{proto: "tcp", src: "[fd01::5]:40000", dst: "[fd00::100]:53", flags: "A", payload: []byte("x")}
 	for _, tc := range []struct {
 		name    string
+		in      pkt
+		real    string
 		tunType uint8
 		flags   uint16
+		zeroUDP bool
 	}{
-		{"gue csum", tunGUE, tunFlagCsum},
-		{"gue remcsum", tunGUE, tunFlagRemCsum},
-		{"gre csum", tunGRE, tunFlagCsum},
+		{"gue csum ipv4 tcp", tcp4, "10.0.0.11:80", tunGUE, tunFlagCsum, false},
+		{"gue csum ipv4 udp odd length", udp4, "10.0.0.11:53", tunGUE, tunFlagCsum, false},
+		{"gue remcsum ipv4 tcp", tcp4, "10.0.0.11:80", tunGUE, tunFlagRemCsum, false},
+		{"gue csum ipv6 udp", udp6, "[fd00::11]:53", tunGUE, tunFlagCsum, false},
+		{"gue csum ipv4 in ipv6", tcp4, "[fd00::11]:80", tunGUE, tunFlagCsum, false},
+		{"gre csum ipv4 tcp", tcp4, "10.0.0.11:80", tunGRE, tunFlagCsum, false},
+		{"gre csum ipv6 tcp", tcp6, "[fd00::11]:53", tunGRE, tunFlagCsum, false},
+		{"gre csum ipv4 udp odd length", udp4, "10.0.0.11:53", tunGRE, tunFlagCsum, false},
+		{"gue csum ipv4 udp without checksum", udp4, "10.0.0.11:53", tunGUE, tunFlagCsum, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			s := f.svc("tcp", "10.0.0.100:80", "mh", 0)
-			f.tunReal(s, "10.0.0.11:80", tc.tunType, 6080, tc.flags)
-			in := pkt{proto: "tcp", src: "10.1.0.5:40000", dst: "10.0.0.100:80", flags: "S"}.frame()
-			if verdict, out := f.run(in); verdict != xdpPass || !bytes.Equal(out, in) {
-				t.Fatalf("verdict %d, want untouched XDP_PASS", verdict)
+			vip := tc.in.dst
+			s := f.svc(tc.in.proto, vip, "mh", 0)
+			f.tunReal(s, tc.real, tc.tunType, 6080, tc.flags)
+			in := tc.in.frame()
+			if tc.zeroUDP {
+				zeroUDPSum(in)
 			}
-			if n := f.verdicts()["pass_unsupported"]; n != 1 {
-				t.Fatalf("pass_unsupported = %d, want 1", n)
+			verdict, out := f.run(in)
+			if tc.zeroUDP {
+				if verdict != xdpPass || !bytes.Equal(out, in) || f.verdicts()["pass_unsupported"] != 1 {
+					t.Fatalf("verdict %d, want untouched XDP_PASS counted pass_unsupported; %v", verdict, f.verdicts())
+				}
+				return
+			}
+			if verdict != xdpTX {
+				t.Fatalf("verdict %d, want XDP_TX; %v", verdict, f.verdicts())
+			}
+			real := netip.MustParseAddrPort(tc.real).Addr()
+			innerLen := int(binary.BigEndian.Uint16(in[16:])) // IPv4 total length
+			innerProto, innerEth := layers.IPProtocolIPv4, layers.EthernetTypeIPv4
+			ttl := in[22]
+			if in[14]>>4 == 6 {
+				innerLen = 40 + int(binary.BigEndian.Uint16(in[18:]))
+				innerProto, innerEth = layers.IPProtocolIPv6, layers.EthernetTypeIPv6
+				ttl = in[21]
+			}
+			inner := in[14 : 14+innerLen]
+			var mid []byte
+			outerProto := layers.IPProtocolGRE
+			if tc.tunType == tunGUE {
+				outerProto = layers.IPProtocolUDP
+				ol := 14 + 20
+				if real.Is6() {
+					ol = 14 + 40
+				}
+				mid = gueHdr(binary.BigEndian.Uint16(out[ol:]), 6080, innerLen, innerProto)
+				src := lbAddr(real)
+				var sum uint32
+				sum = onesSum(sum, src)
+				sum = onesSum(sum, real.AsSlice())
+				sum = onesSum(sum, []byte{0, 17, byte((12 + innerLen) >> 8), byte(12 + innerLen)})
+				sum = onesSum(sum, mid)
+				sum = onesSum(sum, inner)
+				c := ^uint16(sum)
+				if c == 0 {
+					c = 0xffff
+				}
+				binary.BigEndian.PutUint16(mid[6:], c)
+			} else {
+				mid = []byte{0x80, 0, byte(innerEth >> 8), byte(innerEth), 0, 0, 0, 0}
+				c := ^uint16(onesSum(onesSum(0, mid), inner))
+				binary.BigEndian.PutUint16(mid[4:], c)
+			}
+			want := encapped(in, 14, real, outerProto, 0, ttl, mid)
+			if !bytes.Equal(out, want) {
+				t.Fatalf("output\n% x\nwant\n% x", out, want)
+			}
+			checkOuter(t, out)
+		})
+	}
+}
+
+// The outer source is the route's preferred source towards the real, as
+// IPVS takes it: by default the egress interface's primary address, set
+// per real, prefix or family with the route's src attribute (ip route ...
+// src ADDR).
+func TestTunnelOuterSourceFromRoute(t *testing.T) {
+	for _, tc := range []struct {
+		name, vip, real, client, src string
+	}{
+		{"ipv4", "10.0.0.100:80", "10.0.0.11:80", "10.1.0.5:40000", "10.0.0.9"},
+		{"ipv6", "[fd00::100]:80", "[fd00::11]:80", "[fd01::5]:40000", "fd00::9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			real := netip.MustParseAddrPort(tc.real).Addr()
+			src := netip.MustParseAddr(tc.src)
+			var err error
+			f.ns.do(func() {
+				l, lerr := netlink.LinkByIndex(f.ifindex)
+				if lerr != nil {
+					err = lerr
+					return
+				}
+				a := &netlink.Addr{IPNet: &net.IPNet{IP: src.AsSlice(), Mask: net.CIDRMask(src.BitLen(), src.BitLen())}, Flags: unix.IFA_F_NODAD}
+				if err = netlink.AddrAdd(l, a); err != nil {
+					return
+				}
+				err = netlink.RouteReplace(&netlink.Route{LinkIndex: f.ifindex, Scope: netlink.SCOPE_LINK,
+					Dst: &net.IPNet{IP: real.AsSlice(), Mask: net.CIDRMask(real.BitLen(), real.BitLen())}, Src: src.AsSlice()})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := f.svc("tcp", tc.vip, "mh", 0)
+			f.tunReal(s, tc.real, tunIPIP, 0, 0)
+			verdict, out := f.run(pkt{proto: "tcp", src: tc.client, dst: tc.vip, flags: "S"}.frame())
+			if verdict != xdpTX {
+				t.Fatalf("verdict %d; %v", verdict, f.verdicts())
+			}
+			got := netip.AddrFrom4([4]byte(out[26:30]))
+			if real.Is6() {
+				got = netip.AddrFrom16([16]byte(out[22:38]))
+			}
+			if got != src {
+				t.Fatalf("outer source %s, want the route's %s", got, src)
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package datapath
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"net/netip"
@@ -77,19 +76,28 @@ type realSpec struct {
 func setupSched(t *testing.T, proto, vip, sched string, flags uint32, reals []realSpec) (*fixture, *maps.Service) {
 	f := newFixture(t)
 	f.pinCPU()
+	return f, f.addSched(proto, vip, sched, flags, reals)
+}
+
+// addSched adds a service with reals to f (services are independent: a
+// table, positions and counts of their own, so one datapath serves many rows).
+func (f *fixture) addSched(proto, vip, sched string, flags uint32, reals []realSpec) *maps.Service {
 	s := f.svc(proto, vip, sched, flags)
 	port := netip.MustParseAddrPort(vip).Port()
 	for _, r := range reals {
 		a := netip.MustParseAddr(r.addr)
 		f.realTh(s, netip.AddrPortFrom(a, port).String(), r.weight, r.uthresh, 0)
 	}
-	return f, s
+	return s
 }
 
 // TestSchedulerSequences: each scheduler's choices for successive new
 // connections (SYNs from new clients), worked out by hand from ip_vs_*.c.
 // Reals are listed newest first, as IPVS keeps them.
 func TestSchedulerSequences(t *testing.T) {
+	f := newFixture(t)
+	f.pinCPU()
+	row := 0
 	for _, tc := range []struct {
 		sched string
 		reals []realSpec // in the order added
@@ -121,11 +129,14 @@ func TestSchedulerSequences(t *testing.T) {
 			[]string{"10.0.0.12", "10.0.0.11", "10.0.0.12", "10.0.0.11", "10.0.0.12", "10.0.0.12", "10.0.0.12"}},
 		{"lc upper threshold", []realSpec{{"10.0.0.11", 1, 1}, {"10.0.0.12", 1, 1}}, []string{"10.0.0.12", "10.0.0.11", "", ""}},
 	} {
+		row++
 		t.Run(tc.sched, func(t *testing.T) {
 			sched, _, _ := cut(tc.sched)
-			f, _ := setupSched(t, "tcp", "10.0.0.100:80", sched, 0, tc.reals)
+			vip := fmt.Sprintf("10.0.0.100:%d", 1000+row)
+			f.tb = t
+			f.addSched("tcp", vip, sched, 0, tc.reals)
 			for i, want := range tc.want {
-				got := f.pick(pkt{proto: "tcp", src: src(false, i), dst: "10.0.0.100:80", flags: "S"})
+				got := f.pick(pkt{proto: "tcp", src: src(false, i), dst: vip, flags: "S"})
 				if got != want {
 					t.Fatalf("connection %d: %q, want %q (all: %v)", i, got, want, tc.want)
 				}
@@ -190,18 +201,22 @@ type modelReal struct {
 	weight, active, inact int64
 }
 
-// listCounts returns s's reals newest first with the counts -L shows.
+// listCounts returns s's reals newest first with their counts, read
+// straight from xvs_real_conns (what -L shows; Load reads every real slot).
 func (f *fixture) listCounts(s *maps.Service) []modelReal {
 	f.tb.Helper()
-	cfg, err := f.store.Load()
-	if err != nil {
-		f.tb.Fatal(err)
-	}
 	var out []modelReal
-	ds := cfg.Service(s).Dests
+	ds := f.cfg.Service(s).Dests
 	for i := len(ds) - 1; i >= 0; i-- {
 		d := ds[i]
-		out = append(out, modelReal{d.Addr.String(), int64(d.Weight), int64(d.ActiveConns), int64(d.InactConns)})
+		var n bpf.RealConns
+		if err := f.objs.XvsRealConns.Lookup(d.ID, &n); err != nil {
+			f.tb.Fatal(err)
+		}
+		if n.Gen != d.Gen {
+			n = bpf.RealConns{}
+		}
+		out = append(out, modelReal{d.Addr.String(), int64(d.Weight), int64(n.Active), int64(n.Total - n.Active)})
 	}
 	return out
 }
@@ -240,28 +255,14 @@ func leastModel(sched string, rs []modelReal) string {
 	return least.addr
 }
 
-// hash32 is the kernel's hash_32(val, 8).
-func hash32(v uint32) uint32 { return (v * 0x61C88647) >> 24 }
-
-// addrFold is ip_vs_sh/dh's addr_fold, in host order.
-func addrFold(a netip.Addr) uint32 {
-	if a.Is4() {
-		b := a.As4()
-		return binary.BigEndian.Uint32(b[:])
-	}
-	b := a.As16()
-	var x uint32
-	for i := 0; i < 16; i += 4 {
-		x ^= binary.BigEndian.Uint32(b[i:])
-	}
-	return x
-}
-
 // TestHashSchedulers: sh and dh pick, for 300 flows from many clients, the
-// real that ip_vs_sh.c / ip_vs_dh.c would (a Go transcription of their hash
-// and the control plane's tables), with weights, a weight-0 real and every
-// flag, IPv4 and IPv6.
+// real maps.ShLookup / DhLookup give over the control plane's tables (both
+// checked against the kernel's own ip_vs_sh.c and ip_vs_dh.c in maps'
+// TestShDhAgainstKernel), with weights, a weight-0 real and every flag,
+// IPv4 and IPv6. dh hashes the destination: one VIP here, so one bucket.
 func TestHashSchedulers(t *testing.T) {
+	f := newFixture(t)
+	row := 0
 	for _, tc := range []struct {
 		sched string
 		flags uint32
@@ -271,17 +272,19 @@ func TestHashSchedulers(t *testing.T) {
 		{"sh", 0, true}, {"sh", bpf.SvcSched1 | bpf.SvcSched2, true},
 		{"dh", 0, false}, {"dh", 0, true},
 	} {
+		row++
 		t.Run(fmt.Sprintf("%s flags %#x v6 %v", tc.sched, tc.flags, tc.v6), func(t *testing.T) {
-			vip, reals := "10.0.0.100:80", []string{"10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"}
+			f.tb = t
+			vip, reals := fmt.Sprintf("10.0.0.100:%d", 1000+row), []string{"10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"}
 			if tc.v6 {
-				vip, reals = "[fd00::100]:80", []string{"fd00::11", "fd00::12", "fd00::13", "fd00::14"}
+				vip, reals = fmt.Sprintf("[fd00::100]:%d", 1000+row), []string{"fd00::11", "fd00::12", "fd00::13", "fd00::14"}
 			}
 			weights := []int32{2, 1, 0, 3}
 			var specs []realSpec
 			for i, r := range reals {
 				specs = append(specs, realSpec{r, weights[i], 0})
 			}
-			f, s := setupSched(t, "tcp", vip, tc.sched, tc.flags, specs)
+			s := f.addSched("tcp", vip, tc.sched, tc.flags, specs)
 			ds := f.cfg.Service(s).Dests
 			order := make([]*maps.DestEntry, 0, len(ds)) // IPVS list order: newest first
 			for i := len(ds) - 1; i >= 0; i-- {
@@ -303,32 +306,23 @@ func TestHashSchedulers(t *testing.T) {
 				var p pkt
 				if tc.sched == "sh" {
 					p = pkt{proto: "tcp", src: src(tc.v6, i*7919), dst: vip, flags: "S"}
-				} else { // dh hashes the destination: many VIPs of one fwmark-like spread are not possible here, so vary the client only
+				} else {
 					p = pkt{proto: "tcp", src: src(tc.v6, i), dst: vip, flags: "S"}
 				}
 				ap := netip.MustParseAddrPort(p.src)
-				var want string
-				key := addrFold(ap.Addr())
-				if tc.sched == "dh" {
-					key = addrFold(netip.MustParseAddrPort(vip).Addr())
-				} else if tc.flags&bpf.SvcSched2 != 0 {
-					key += uint32(ap.Port())
-				}
-				ihash := hash32(key)
-				usable := func(h uint32) (string, bool) {
-					d := byID[table[h&255]]
-					return d.Addr.String(), d.Weight > 0
-				}
-				if a, ok := usable(ihash); ok {
-					want = a
-				} else if tc.sched == "sh" && tc.flags&bpf.SvcSched1 != 0 {
-					for off := uint32(0); off < 256; off++ {
-						if a, ok := usable((off+ihash)%256 + ihash); ok {
-							want = a
-							moved++
-							break
-						}
+				usable := func(id uint32) bool { return byID[id].Weight > 0 }
+				var id uint32
+				if tc.sched == "sh" {
+					id = maps.ShLookup(table, ap.Addr(), ap.Port(), tc.flags, usable)
+					if id != 0 && id != maps.ShLookup(table, ap.Addr(), ap.Port(), tc.flags&^bpf.SvcSched1, func(uint32) bool { return true }) {
+						moved++
 					}
+				} else {
+					id = maps.DhLookup(table, netip.MustParseAddrPort(vip).Addr(), usable)
+				}
+				want := ""
+				if id != 0 {
+					want = byID[id].Addr.String()
 				}
 				if got := f.pick(p); got == want {
 					agree++

@@ -2,6 +2,7 @@ package topo
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
@@ -64,4 +65,16 @@ func (x *Decap) Decapsulated() (uint64, error) {
 		}
 	}
 	return total, nil
+}
+
+// DelAddr removes p from ifname in n.
+func DelAddr(n *Netns, ifname string, p netip.Prefix) error {
+	l, err := n.nl.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("netns %s: %s: %w", n.Name, ifname, err)
+	}
+	if err := n.nl.AddrDel(l, &netlink.Addr{IPNet: prefixIPNet(p)}); err != nil {
+		return fmt.Errorf("netns %s: remove %s from %s: %w", n.Name, p, ifname, err)
+	}
+	return nil
 }
