@@ -72,7 +72,7 @@ static __always_inline int xvs_flow_hit(struct xvs_flow_ent *e, const struct xvs
 	if (!e || xvs_state_changing(p) || !xvs_flow_key_eq(&e->key, &p->key))
 		return 0; /* SYN, FIN and RST take the full path, where the entry's state moves */
 	d->real = xvs_real_get(e->real_id, e->real_gen, e->svc_id);
-	if (!d->real || (d->real->weight <= 0 && xvs_new_syn(p)))
+	if (!d->real) /* (a SYN never gets here, so quiesced reals keep their flows) */
 		return 0;
 	d->real_id = e->real_id;
 	d->svc_id = e->svc_id;

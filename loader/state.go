@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -114,16 +115,30 @@ func createPinned(dir string, opts Options) (*bpf.XvsObjects, error) {
 	return objs, nil
 }
 
+// ErrIncompatible means a state directory was pinned by a build of xvs
+// whose maps have another layout.
+var ErrIncompatible = errors.New("state directory was created by an incompatible xvs build: detach its interfaces and remove it, or use another --state")
+
 func loadPinned(dir string) (*bpf.XvsObjects, error) {
+	spec, err := bpf.LoadXvs()
+	if err != nil {
+		return nil, fmt.Errorf("load spec: %w", err)
+	}
 	var objs bpf.XvsObjects
 	open := func(name string) (*ebpf.Map, error) {
 		m, err := ebpf.LoadPinnedMap(filepath.Join(dir, name), nil)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: map %s missing: %w", dir, name, ErrIncompatible)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("load pinned map %s: %w", name, err)
 		}
+		if ms := spec.Maps[name]; ms != nil && (m.Type() != ms.Type || m.KeySize() != ms.KeySize || m.ValueSize() != ms.ValueSize) {
+			m.Close()
+			return nil, fmt.Errorf("%s: map %s has another layout: %w", dir, name, ErrIncompatible)
+		}
 		return m, nil
 	}
-	var err error
 	for _, f := range mapFields(&objs) {
 		if *f.m, err = open(f.name); err != nil {
 			objs.Close()
