@@ -15,7 +15,7 @@ tar -xJf "$tarball" -C "$work" --strip-components=1 \
 mkdir -p "$work/inc/linux"
 cp "$work/include/linux/hash.h" "$work/inc/linux/"
 gcc -std=gnu11 -O2 -Wall -Wno-unused-function -Wno-unused-variable \
-	-I "$work/inc" -I "$here/shim" -I "$work/net/netfilter/ipvs" \
+	-I "$work/inc" -I "$here/../kshim" -I "$work/net/netfilter/ipvs" \
 	-o "$work/shdh" "$here/main.c"
 "$work/shdh" >"$work/golden"
 mv "$work/golden" "$here/../shdh_kernel.golden"

@@ -1,6 +1,6 @@
 /*
  * Just enough of the kernel's headers to compile the unmodified
- * net/netfilter/ipvs/ip_vs_mh.c and lib/siphash.c in user space, as a
+ * The kernel shim shared by the maps/testdata kernel harnesses: just enough of the kernel API to build IPVS scheduler code in user space, as a
  * 64-bit little-endian kernel with CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS
  * (x86-64). Only what those two files use; nothing here computes a hash.
  */
@@ -141,14 +141,15 @@ struct ip_vs_dest {
 	__be16 port;
 	union nf_inet_addr addr;
 	volatile unsigned int flags;
+	unsigned int cflags;
 	atomic_t weight;
 	atomic_t last_weight;
 	u32 id; /* the harness's own name for the dest */
 };
-struct sk_buff;
+struct sk_buff { __be16 ports[2]; }; /* the harness's packet: its source and destination ports */
 struct ip_vs_iphdr { int len; u16 protocol; union nf_inet_addr saddr, daddr; };
 static inline bool ip_vs_iph_inverse(const struct ip_vs_iphdr *iph) { return false; }
-static inline void *skb_header_pointer(const struct sk_buff *skb, int off, int len, void *buf) { return NULL; }
+static inline void *skb_header_pointer(const struct sk_buff *skb, int off, int len, void *buf) { return skb ? (void *)skb->ports : NULL; }
 struct ip_vs_scheduler {
 	const char *name;
 	atomic_t refcnt;
@@ -167,6 +168,12 @@ static inline void ip_vs_scheduler_err(struct ip_vs_service *svc, const char *ms
 static inline void ip_vs_dest_hold(struct ip_vs_dest *d) {}
 static inline void ip_vs_dest_put(struct ip_vs_dest *d) {}
 #define IP_VS_DBG(...)
+#define IP_VS_DEST_CF_AVAILABLE 0x0001
+#define IP_VS_SVC_F_SCHED_SH_FALLBACK IP_VS_SVC_F_SCHED1
+#define IP_VS_SVC_F_SCHED_SH_PORT IP_VS_SVC_F_SCHED2
+#define kfree_rcu(p, f) free(p)
+#define synchronize_rcu()
+static inline int list_empty(const struct list_head *h) { return h->next == h; }
 #define IP_VS_DBG_BUF(...)
 
 #endif

@@ -1,2 +1,0 @@
-/* stand-in: see kshim.h */
-#include "../kshim.h"
