@@ -14,11 +14,14 @@ import (
 // Mode is how XDP is attached to an interface.
 type Mode string
 
-// Attach modes. ModeAuto tries native (driver) XDP, then generic.
+// Attach modes. ModeAuto tries native (driver) XDP, then its fallback
+// (generic XDP by default). ModeIPVS is a fallback only: no XDP program on
+// the interface, kernel IPVS (mirrored) serves its traffic alone.
 const (
 	ModeAuto    Mode = "auto"
 	ModeNative  Mode = "native"
 	ModeGeneric Mode = "generic"
+	ModeIPVS    Mode = "ipvs"
 )
 
 // ErrAttached means the interface already has the xvs program attached.
@@ -29,12 +32,29 @@ var ErrNotAttached = errors.New("not attached")
 
 func (s *State) linkPin(iface string) string { return filepath.Join(s.Dir, linksDir, iface) }
 
+// ipvsOnlyDir holds one empty directory per interface left to kernel IPVS
+// by attach --mode auto --fallback ipvs (bpffs holds no regular files).
+const ipvsOnlyDir = "ipvs-only"
+
+func (s *State) ipvsOnlyMark(iface string) string { return filepath.Join(s.Dir, ipvsOnlyDir, iface) }
+
 // Attach attaches the datapath to iface through a bpf_link pinned in the
 // state directory, so it stays after the process exits. It adds iface to the
 // redirect targets and turns on IP forwarding on iface (bpf_fib_lookup
 // refuses to route for an interface that does not forward). It returns the
 // mode used.
 func (s *State) Attach(iface string, mode Mode) (Mode, error) {
+	return s.AttachFallback(iface, mode, ModeGeneric)
+}
+
+// AttachFallback is Attach with the fallback of ModeAuto when native XDP
+// fails: ModeGeneric attaches generic XDP; ModeIPVS attaches nothing and
+// records that kernel IPVS alone serves iface (Attachments lists it with
+// ModeIPVS and the native error; Detach forgets it).
+func (s *State) AttachFallback(iface string, mode, fallback Mode) (Mode, error) {
+	if fallback != ModeGeneric && fallback != ModeIPVS {
+		return "", fmt.Errorf("attach %s: unknown fallback %q (generic or ipvs)", iface, fallback)
+	}
 	l, err := netlink.LinkByName(iface)
 	if err != nil {
 		return "", fmt.Errorf("attach %s: %w", iface, err)
@@ -45,7 +65,10 @@ func (s *State) Attach(iface string, mode Mode) (Mode, error) {
 	idx := l.Attrs().Index
 	try := []Mode{mode}
 	if mode == ModeAuto {
-		try = []Mode{ModeNative, ModeGeneric}
+		try = []Mode{ModeNative}
+		if fallback == ModeGeneric {
+			try = append(try, ModeGeneric)
+		}
 	}
 	var lk link.Link
 	var used Mode
@@ -62,9 +85,16 @@ func (s *State) Attach(iface string, mode Mode) (Mode, error) {
 			break
 		}
 	}
+	if err != nil && mode == ModeAuto && fallback == ModeIPVS {
+		if merr := os.MkdirAll(s.ipvsOnlyMark(iface), 0o700); merr != nil {
+			return "", fmt.Errorf("attach %s: record kernel IPVS fallback: %w", iface, merr)
+		}
+		return ModeIPVS, nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("attach xdp to %s: %w", iface, err)
 	}
+	_ = os.Remove(s.ipvsOnlyMark(iface)) // XDP serves it now
 	defer lk.Close()
 	if err := s.Objs.XvsTxPorts.Put(uint32(idx), uint32(idx)); err != nil {
 		return "", fmt.Errorf("add %s to redirect targets: %w", iface, err)
@@ -80,6 +110,9 @@ func (s *State) Attach(iface string, mode Mode) (Mode, error) {
 
 // Detach removes the xvs program from iface.
 func (s *State) Detach(iface string) error {
+	if err := os.Remove(s.ipvsOnlyMark(iface)); err == nil {
+		return nil // left to kernel IPVS: nothing attached
+	}
 	lk, err := link.LoadPinnedLink(s.linkPin(iface), nil)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("detach %s: %w", iface, ErrNotAttached)
@@ -131,6 +164,14 @@ func (s *State) Attachments() ([]Attachment, error) {
 		}
 		lk.Close()
 		a.Mode = xdpMode(int(a.Ifindex))
+		out = append(out, a)
+	}
+	ipvsOnly, _ := os.ReadDir(filepath.Join(s.Dir, ipvsOnlyDir)) // absent: none
+	for _, e := range ipvsOnly {
+		a := Attachment{Iface: e.Name(), Mode: ModeIPVS}
+		if l, err := netlink.LinkByName(e.Name()); err == nil {
+			a.Ifindex = uint32(l.Attrs().Index)
+		}
 		out = append(out, a)
 	}
 	return out, nil

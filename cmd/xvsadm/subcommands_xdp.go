@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -24,25 +25,30 @@ func withState(o *rootOptions, f func(*loader.State) error) error {
 	return f(st)
 }
 
-// newAttachCmd: xvsadm attach IFACE [--mode auto|native|generic].
+// newAttachCmd: xvsadm attach IFACE [--mode auto|native|generic] [--fallback generic|ipvs].
 func newAttachCmd(o *rootOptions) *cobra.Command {
-	var mode string
+	var mode, fallback string
 	c := &cobra.Command{
 		Use:   "attach IFACE",
 		Short: "Attach the XDP balancer to an interface (stays attached after xvsadm exits)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withState(o, func(st *loader.State) error {
-				used, err := st.Attach(args[0], loader.Mode(mode))
+				used, err := st.AttachFallback(args[0], loader.Mode(mode), loader.Mode(fallback))
 				if err != nil {
 					return err
+				}
+				if used == loader.ModeIPVS {
+					fmt.Fprintf(o.stdout, "native XDP failed on %s: kernel IPVS alone serves it (nothing attached)\n", args[0])
+					return nil
 				}
 				fmt.Fprintf(o.stdout, "attached to %s in %s mode (IPv4/IPv6 forwarding enabled on %s)\n", args[0], used, args[0])
 				return nil
 			})
 		},
 	}
-	c.Flags().StringVar(&mode, "mode", string(loader.ModeAuto), "auto (native, else generic), native or generic")
+	c.Flags().StringVar(&mode, "mode", string(loader.ModeAuto), "auto (native, else the fallback), native or generic")
+	c.Flags().StringVar(&fallback, "fallback", string(loader.ModeGeneric), "with --mode auto, when native XDP fails: generic (generic XDP) or ipvs (kernel IPVS alone, nothing attached)")
 	return c
 }
 
@@ -67,6 +73,7 @@ func newDetachCmd(o *rootOptions) *cobra.Command {
 // statusReport is what xvsadm status shows.
 type statusReport struct {
 	*loader.Status
+	Serving        []string        `json:"serving"`
 	KernelIPVS     string          `json:"kernel_ipvs"`
 	Drift          []string        `json:"kernel_ipvs_drift"`
 	Services       int             `json:"services"`
@@ -104,6 +111,7 @@ func runStatus(o *rootOptions, st *loader.State) error {
 	}
 	r := statusReport{Status: s}
 	r.KernelIPVS, r.Drift = kernelIPVSReport(cfg)
+	r.Serving = serving(s.Attached, !strings.HasPrefix(r.KernelIPVS, "present"))
 	for _, e := range cfg.Services {
 		r.Services++
 		r.Reals += len(e.Dests)
@@ -128,7 +136,13 @@ func printStatus(o *rootOptions, r *statusReport) {
 		fmt.Fprintf(w, "attached:   none\n")
 	}
 	for _, a := range r.Attached {
+		if a.Mode == loader.ModeIPVS {
+			continue // shown under serving
+		}
 		fmt.Fprintf(w, "attached:   %s (ifindex %d) %s mode, link id %d, program id %d\n", a.Iface, a.Ifindex, a.Mode, a.LinkID, a.ProgID)
+	}
+	for _, sv := range r.Serving {
+		fmt.Fprintf(w, "serving:    %s\n", sv)
 	}
 	fmt.Fprintf(w, "kernel IPVS: %s\n", r.KernelIPVS)
 	for _, d := range r.Drift {
@@ -153,6 +167,30 @@ func printStatus(o *rootOptions, r *statusReport) {
 		fmt.Fprintf(w, " %s=%d", name, r.Verdicts[name])
 	}
 	fmt.Fprintln(w)
+}
+
+// serving says what serves the VIPs' traffic: XDP per attached interface,
+// kernel IPVS alone where attach --fallback ipvs left an interface, or
+// kernel IPVS (or nothing) when no XDP is attached.
+func serving(att []loader.Attachment, noIPVS bool) []string {
+	var out []string
+	for _, a := range att {
+		switch {
+		case a.Mode == loader.ModeIPVS && noIPVS:
+			out = append(out, fmt.Sprintf("nothing on %s: native XDP failed, fallback kernel IPVS is absent", a.Iface))
+		case a.Mode == loader.ModeIPVS:
+			out = append(out, fmt.Sprintf("kernel IPVS alone on %s (native XDP failed; attach --fallback ipvs)", a.Iface))
+		default:
+			out = append(out, fmt.Sprintf("XDP (%s) on %s; kernel IPVS takes what it passes", a.Mode, a.Iface))
+		}
+	}
+	if len(out) == 0 {
+		if noIPVS {
+			return []string{"nothing: no XDP attached and no kernel IPVS"}
+		}
+		return []string{"kernel IPVS alone: no XDP attached"}
+	}
+	return out
 }
 
 // unsupported says why the datapath passes a service's packets to the kernel, or "".

@@ -1,8 +1,9 @@
 /*
- * Just enough of the kernel's headers to compile the unmodified
- * The kernel shim shared by the maps/testdata kernel harnesses: just enough of the kernel API to build IPVS scheduler code in user space, as a
- * 64-bit little-endian kernel with CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS
- * (x86-64). Only what those two files use; nothing here computes a hash.
+ * The kernel shim shared by the maps/testdata kernel harnesses: just enough
+ * of the kernel's headers to compile unmodified IPVS scheduler code
+ * (ip_vs_mh.c with lib/siphash.c; ip_vs_sh.c and ip_vs_dh.c) in user space,
+ * as a 64-bit little-endian kernel with CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS
+ * (x86-64). Nothing here computes a hash.
  */
 #ifndef KSHIM_H
 #define KSHIM_H
