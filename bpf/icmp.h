@@ -143,13 +143,146 @@ static __always_inline int xvs_icmp_too_big(struct xdp_md *ctx, const struct xvs
 }
 
 /*
- * xvs_icmp_in handles an ICMP or ICMPv6 packet, as ip_vs_in_icmp does: an
- * error (destination unreachable, fragmentation needed / packet too big,
- * time exceeded) quoting a packet of a VIP flow, one the real sent from the
- * VIP to the client, goes to the real that holds the flow (the connection
- * table, looked up with the quoted header reversed), by the real's method:
- * direct routing or a tunnel, the packet unchanged. Everything else, and
- * errors about NAT flows (their quoted header would need translating back),
+ * xvs_icmp_nat rewrites an ICMP error about a NAT flow as ip_vs_nat_icmp
+ * does. in (an error about a reply the client got from VIP:vport): the
+ * outer destination and the quoted source address and port become the
+ * real's. Otherwise (an error the real sent about a packet to real:rport):
+ * the outer source and the quoted destination address and port become the
+ * VIP's. The quoted IPv4 header checksum and the ICMP checksum are updated
+ * incrementally (the ICMPv6 one covers the outer addresses too); the
+ * quoted TCP/UDP checksum is left alone, as IPVS leaves it.
+ */
+static __always_inline int xvs_icmp_nat(void *end, __u8 af, void *l3, __u8 *icmp, void *iip, __be16 *ports, int in,
+					const __u8 *addr, __be16 port)
+{
+	__u16 *check = (__u16 *)(icmp + 2);
+	__be16 *pp = in ? &ports[0] : &ports[1];
+	__u8 *oap, *iap;
+
+	if ((void *)(icmp + 8) > end || (void *)(ports + 2) > end)
+		return XDP_ABORTED;
+	if (af == XVS_AF_INET) {
+		struct iphdr *ip = l3, *qip = iip;
+		__u16 qcheck;
+
+		if ((void *)(ip + 1) > end || (void *)(qip + 1) > end)
+			return XDP_ABORTED;
+		oap = in ? (__u8 *)&ip->daddr : (__u8 *)&ip->saddr;
+		iap = in ? (__u8 *)&qip->saddr : (__u8 *)&qip->daddr;
+		qcheck = xvs_csum_replace(qip->check, iap, addr, 2);
+		*check = xvs_csum_replace(*check, iap, addr, 2);
+		*check = xvs_csum_replace(*check, &qip->check, &qcheck, 1);
+		*check = xvs_csum_replace(*check, pp, &port, 1);
+		qip->check = qcheck;
+		__builtin_memcpy(iap, addr, 4);
+		ip->check = xvs_csum_replace(ip->check, oap, addr, 2);
+		__builtin_memcpy(oap, addr, 4);
+	} else {
+		struct ipv6hdr *ip6 = l3, *qip6 = iip;
+
+		if ((void *)(ip6 + 1) > end || (void *)(qip6 + 1) > end)
+			return XDP_ABORTED;
+		oap = in ? (__u8 *)&ip6->daddr : (__u8 *)&ip6->saddr;
+		iap = in ? (__u8 *)&qip6->saddr : (__u8 *)&qip6->daddr;
+		*check = xvs_csum_replace(*check, oap, addr, 8);
+		*check = xvs_csum_replace(*check, iap, addr, 8);
+		*check = xvs_csum_replace(*check, pp, &port, 1);
+		__builtin_memcpy(iap, addr, 16);
+		__builtin_memcpy(oap, addr, 16);
+	}
+	*pp = port;
+	return XVS_CONTINUE;
+}
+
+/*
+ * xvs_icmp_nat_out sends an error a NAT real sent about a packet of the
+ * client's (the reverse mapping names the flow) on to the client, from
+ * the VIP and quoting VIP:vport, the TTL or hop limit decremented and the
+ * next hop from the FIB, as xvs_nat_reply does for the flow's replies
+ * (ip_vs_out_icmp). Counted as the real's OutPkts/OutBytes.
+ */
+static __always_inline int xvs_icmp_nat_out(struct xdp_md *ctx, const struct xvs_pkt *p, const struct xvs_nat_rev *rv,
+					    void *l3, __u8 *icmp, void *iip, __be16 *ports)
+{
+	void *end = (void *)(long)ctx->data_end;
+	struct bpf_fib_lookup fib = {};
+	struct xvs_stats *st;
+	__u32 id = rv->real_id;
+	long rc;
+	int ret;
+
+	fib.ifindex = ctx->ingress_ifindex;
+	fib.l4_protocol = p->key.proto;
+	fib.tot_len = p->l3_len;
+	if (p->key.af == XVS_AF_INET) {
+		struct iphdr *ip = l3;
+
+		if ((void *)(ip + 1) > end)
+			return XDP_ABORTED;
+		if (ip->ttl <= 1)
+			return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
+		fib.family = AF_INET;
+		fib.tos = p->tos;
+		__builtin_memcpy(&fib.ipv4_src, rv->vaddr, 4);
+		__builtin_memcpy(&fib.ipv4_dst, p->key.daddr, 4);
+	} else {
+		struct ipv6hdr *ip6 = l3;
+
+		if ((void *)(ip6 + 1) > end)
+			return XDP_ABORTED;
+		if (ip6->hop_limit <= 1)
+			return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
+		fib.family = AF_INET6;
+		__builtin_memcpy(fib.ipv6_src, rv->vaddr, 16);
+		__builtin_memcpy(fib.ipv6_dst, p->key.daddr, 16);
+	}
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return xvs_verdict(XVS_V_PASS_NO_NEIGH, XDP_PASS);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
+	ret = xvs_icmp_nat(end, p->key.af, l3, icmp, iip, ports, 0, rv->vaddr, rv->vport);
+	if (ret != XVS_CONTINUE)
+		return ret;
+	if (p->key.af == XVS_AF_INET) {
+		struct iphdr *ip = l3;
+		__u16 old, new;
+
+		if ((void *)(ip + 1) > end)
+			return XDP_ABORTED;
+		old = *(__u16 *)&ip->ttl;
+		ip->ttl--;
+		new = *(__u16 *)&ip->ttl;
+		ip->check = xvs_csum_replace(ip->check, &old, &new, 1);
+	} else {
+		struct ipv6hdr *ip6 = l3;
+
+		if ((void *)(ip6 + 1) > end)
+			return XDP_ABORTED;
+		ip6->hop_limit--;
+	}
+	ret = xvs_send_to(ctx, fib.ifindex, fib.dmac, fib.smac);
+	if (ret == XDP_TX || ret == XDP_REDIRECT) {
+		st = bpf_map_lookup_elem(&xvs_real_stats, &id);
+		if (st) {
+			st->outpkts++;
+			st->outbytes += p->l3_len;
+		}
+	}
+	return ret;
+}
+
+/*
+ * xvs_icmp_in handles an ICMP or ICMPv6 packet, as ip_vs_in_icmp and
+ * ip_vs_out_icmp do. An error (destination unreachable, fragmentation
+ * needed / packet too big, time exceeded) quoting a packet of a VIP flow,
+ * one the client got from the VIP, goes to the real that holds the flow
+ * (the connection table, looked up with the quoted header reversed), by
+ * the real's method: direct routing or a tunnel, the packet unchanged; NAT,
+ * the outer destination and the quoted source translated to the real's
+ * (xvs_icmp_nat). An error a NAT real sent about a packet of the client's
+ * (the reverse NAT table, looked up with the same reversed header) goes to
+ * the client translated back to the VIP (xvs_icmp_nat_out). Everything else
  * goes to the kernel, counted as pass_protocol.
  */
 static __always_inline int xvs_icmp_in(struct xdp_md *ctx, struct xvs_pkt *p, __u64 now)
@@ -159,8 +292,11 @@ static __always_inline int xvs_icmp_in(struct xdp_md *ctx, struct xvs_pkt *p, __
 	struct ethhdr *eth = data;
 	struct xvs_conn_key k = {};
 	struct xvs_dst d = {};
+	struct xvs_nexthop *nh = NULL;
+	struct xvs_nat_rev *rv;
 	struct xvs_conn *c;
 	__u32 l2len = sizeof(*eth);
+	void *l3, *iip;
 	__u8 *icmp;
 	__be16 *ports;
 	int ret;
@@ -169,8 +305,9 @@ static __always_inline int xvs_icmp_in(struct xdp_md *ctx, struct xvs_pkt *p, __
 		return xvs_verdict(XVS_V_PASS_MALFORMED, XDP_PASS);
 	if (eth->h_proto == bpf_htons(ETH_P_8021Q) || eth->h_proto == bpf_htons(ETH_P_8021AD))
 		l2len += sizeof(struct xvs_vlan_hdr);
+	l3 = data + l2len;
 	if (p->key.af == XVS_AF_INET) {
-		struct iphdr *ip = data + l2len, *iip;
+		struct iphdr *ip = l3, *qip;
 
 		if ((void *)(ip + 1) > end)
 			return xvs_verdict(XVS_V_PASS_MALFORMED, XDP_PASS);
@@ -179,15 +316,16 @@ static __always_inline int xvs_icmp_in(struct xdp_md *ctx, struct xvs_pkt *p, __
 			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
 		if (icmp[0] != XVS_ICMP_DEST_UNREACH && icmp[0] != 11 /* time exceeded */)
 			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
-		iip = (void *)(icmp + 8);
-		if ((void *)(iip + 1) > end || iip->version != 4 || iip->ihl < 5)
+		qip = (void *)(icmp + 8);
+		if ((void *)(qip + 1) > end || qip->version != 4 || qip->ihl < 5)
 			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
-		ports = (void *)iip + (iip->ihl & 0xf) * 4;
-		k.proto = iip->protocol;
-		__builtin_memcpy(k.saddr, &iip->daddr, 4);
-		__builtin_memcpy(k.daddr, &iip->saddr, 4);
+		iip = qip;
+		ports = (void *)qip + (qip->ihl & 0xf) * 4;
+		k.proto = qip->protocol;
+		__builtin_memcpy(k.saddr, &qip->daddr, 4);
+		__builtin_memcpy(k.daddr, &qip->saddr, 4);
 	} else {
-		struct ipv6hdr *ip6 = data + l2len, *iip6;
+		struct ipv6hdr *ip6 = l3, *qip6;
 
 		if ((void *)(ip6 + 1) > end)
 			return xvs_verdict(XVS_V_PASS_MALFORMED, XDP_PASS);
@@ -198,13 +336,14 @@ static __always_inline int xvs_icmp_in(struct xdp_md *ctx, struct xvs_pkt *p, __
 			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
 		if (icmp[0] != 1 /* unreachable */ && icmp[0] != XVS_ICMPV6_PKT_TOOBIG && icmp[0] != 3 /* time exceeded */)
 			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
-		iip6 = (void *)(icmp + 8);
-		if ((void *)(iip6 + 1) > end || iip6->version != 6)
+		qip6 = (void *)(icmp + 8);
+		if ((void *)(qip6 + 1) > end || qip6->version != 6)
 			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
-		ports = (void *)(iip6 + 1);
-		k.proto = iip6->nexthdr; /* quoted extension headers: not followed */
-		__builtin_memcpy(k.saddr, &iip6->daddr, 16);
-		__builtin_memcpy(k.daddr, &iip6->saddr, 16);
+		iip = qip6;
+		ports = (void *)(qip6 + 1);
+		k.proto = qip6->nexthdr; /* quoted extension headers: not followed */
+		__builtin_memcpy(k.saddr, &qip6->daddr, 16);
+		__builtin_memcpy(k.daddr, &qip6->saddr, 16);
 	}
 	if (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP)
 		return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
@@ -215,16 +354,40 @@ static __always_inline int xvs_icmp_in(struct xdp_md *ctx, struct xvs_pkt *p, __
 	k.af = p->key.af;
 
 	c = bpf_map_lookup_elem(&xvs_conns, &k);
-	if (!c)
-		return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
+	if (!c) {
+		/* An error from a NAT real about the client's packet to it. */
+		rv = bpf_map_lookup_elem(&xvs_nat_rev, &k);
+		if (!rv)
+			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
+		return xvs_icmp_nat_out(ctx, p, rv, l3, icmp, iip, ports);
+	}
 	d.real = xvs_real_get(c->real_id, c->real_gen, c->svc_id);
-	if (!d.real || (d.real->fwd != XVS_FWD_DROUTE && d.real->fwd != XVS_FWD_TUNNEL))
+	if (!d.real)
 		return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
 	d.real_id = c->real_id;
 	d.svc_id = c->svc_id;
 	p->key.sport = k.sport; /* the flow's ports: a GUE source port like the flow's */
 	p->key.dport = k.dport;
-	ret = xvs_forward(ctx, p, &d, now);
+	switch (d.real->fwd) {
+	case XVS_FWD_DROUTE:
+	case XVS_FWD_TUNNEL:
+		ret = xvs_forward(ctx, p, &d, now);
+		break;
+	case XVS_FWD_MASQ:
+		if (d.real->af != p->key.af)
+			return xvs_verdict(XVS_V_PASS_UNSUPPORTED, XDP_PASS);
+		ret = xvs_nexthop(ctx, p, &d, now, &nh);
+		if (ret != XVS_CONTINUE)
+			return ret;
+		ret = xvs_icmp_nat(end, p->key.af, l3, icmp, iip, ports, 1, d.real->addr,
+				   d.real->port ? d.real->port : k.dport);
+		if (ret != XVS_CONTINUE)
+			return ret;
+		ret = xvs_send_to(ctx, nh->ifindex, nh->dmac, nh->smac);
+		break;
+	default:
+		return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
+	}
 	if (ret == XDP_TX || ret == XDP_REDIRECT)
 		xvs_account(d.real_id, p->l3_len, 0);
 	return ret;

@@ -85,6 +85,17 @@ struct {
 	__type(value, struct xvs_sched_pos);
 } xvs_sched_pos SEC(".maps");
 
+/* lblc's tables (sched_lblc.h): (service, destination address) -> real, least recently used evicted. */
+#ifndef XVS_LBLC_SIZE
+#define XVS_LBLC_SIZE 65536
+#endif
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVS_LBLC_SIZE);
+	__type(key, struct xvs_lblc_key);
+	__type(value, struct xvs_lblc);
+} xvs_lblc SEC(".maps");
+
 /* The timer that expires xvs_conns entries (conn.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -53,6 +53,7 @@ static __always_inline struct xvs_real *xvs_real_get(__u32 id, __u32 gen, __u32 
 }
 
 #include "sched_hash.h"
+#include "sched_lblc.h"
 
 /* xvs_new_syn says whether a TCP packet opens a connection (SYN without ACK). */
 static __always_inline int xvs_new_syn(const struct xvs_pkt *p)
@@ -159,7 +160,15 @@ static __always_inline int xvs_schedule(const struct xvs_pkt *p, const struct xv
 	case XVS_SCHED_OVF:
 		id = xvs_sched_list(svc);
 		break;
-	default: /* lblc, lblcr */
+	case XVS_SCHED_LBLC:
+		/* its entry's real is kept at its upper threshold, as IPVS keeps it: no overload check here */
+		id = xvs_sched_lblc(p, svc);
+		d->real = xvs_real_get(id, 0, svc->id);
+		if (!d->real)
+			return xvs_verdict(XVS_V_PASS_NO_REAL, XDP_PASS);
+		d->real_id = id;
+		return XVS_CONTINUE;
+	default: /* lblcr */
 		return xvs_verdict(XVS_V_PASS_UNSUPPORTED, XDP_PASS);
 	}
 	d->real = xvs_real_get(id, 0, svc->id);

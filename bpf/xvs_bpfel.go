@@ -94,6 +94,21 @@ const (
 	XvsXvsFwdXVS_FWD_BYPASS    XvsXvsFwd = 4
 )
 
+type XvsXvsLblc struct {
+	_       structs.HostLayout
+	Lastuse uint64
+	RealId  uint32
+	RealGen uint32
+}
+
+type XvsXvsLblcKey struct {
+	_     structs.HostLayout
+	SvcId uint32
+	Af    uint8
+	Pad   [3]uint8
+	Addr  [16]uint8
+}
+
 type XvsXvsNatRev struct {
 	_      structs.HostLayout
 	Vaddr  [16]uint8
@@ -265,6 +280,7 @@ const (
 	XvsMapXvsConfig          = "xvs_config"
 	XvsMapXvsConns           = "xvs_conns"
 	XvsMapXvsFlowCache       = "xvs_flow_cache"
+	XvsMapXvsLblc            = "xvs_lblc"
 	XvsMapXvsMh              = "xvs_mh"
 	XvsMapXvsNatRev          = "xvs_nat_rev"
 	XvsMapXvsNhCache         = "xvs_nh_cache"
@@ -347,6 +363,7 @@ type XvsMapSpecs struct {
 	XvsConfig    *ebpf.MapSpec `ebpf:"xvs_config"`
 	XvsConns     *ebpf.MapSpec `ebpf:"xvs_conns"`
 	XvsFlowCache *ebpf.MapSpec `ebpf:"xvs_flow_cache"`
+	XvsLblc      *ebpf.MapSpec `ebpf:"xvs_lblc"`
 	XvsMh        *ebpf.MapSpec `ebpf:"xvs_mh"`
 	XvsNatRev    *ebpf.MapSpec `ebpf:"xvs_nat_rev"`
 	XvsNhCache   *ebpf.MapSpec `ebpf:"xvs_nh_cache"`
@@ -405,6 +422,7 @@ type XvsMaps struct {
 	XvsConfig    *ebpf.Map `ebpf:"xvs_config"`
 	XvsConns     *ebpf.Map `ebpf:"xvs_conns"`
 	XvsFlowCache *ebpf.Map `ebpf:"xvs_flow_cache"`
+	XvsLblc      *ebpf.Map `ebpf:"xvs_lblc"`
 	XvsMh        *ebpf.Map `ebpf:"xvs_mh"`
 	XvsNatRev    *ebpf.Map `ebpf:"xvs_nat_rev"`
 	XvsNhCache   *ebpf.Map `ebpf:"xvs_nh_cache"`
@@ -425,6 +443,7 @@ func (m *XvsMaps) Close() error {
 		m.XvsConfig,
 		m.XvsConns,
 		m.XvsFlowCache,
+		m.XvsLblc,
 		m.XvsMh,
 		m.XvsNatRev,
 		m.XvsNhCache,

@@ -171,6 +171,23 @@ struct xvs_sched_pos {
 };
 _Static_assert(sizeof(struct xvs_sched_pos) == 16, "xvs_sched_pos size");
 
+/* An lblc entry's key (xvs_lblc): the service and the packet's destination address. */
+struct xvs_lblc_key {
+	__u32 svc_id;
+	__u8 af;
+	__u8 pad[3];
+	__u8 addr[16]; /* network order; IPv4 in the first 4 bytes */
+};
+_Static_assert(sizeof(struct xvs_lblc_key) == 24, "xvs_lblc_key size");
+
+/* An lblc entry (ip_vs_lblc_entry): the real last chosen for the address and when it was last used. */
+struct xvs_lblc {
+	__u64 lastuse; /* jiffies */
+	__u32 real_id;
+	__u32 real_gen;
+};
+_Static_assert(sizeof(struct xvs_lblc) == 16, "xvs_lblc size");
+
 /* The expiry sweep of xvs_conns (xvs_sweep, one entry; see conn.h). */
 struct xvs_sweep {
 	struct bpf_timer timer;

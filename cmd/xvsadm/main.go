@@ -3,4 +3,9 @@ package main
 
 import "os"
 
-func main() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) }
+func main() {
+	stop := startProfile(os.Stderr)
+	rc := run(os.Args, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(rc)
+}

@@ -89,19 +89,26 @@ type passedService struct {
 
 // newStatusCmd: xvsadm status.
 func newStatusCmd(o *rootOptions) *cobra.Command {
-	return &cobra.Command{
+	var noCount bool
+	c := &cobra.Command{
 		Use:   "status",
 		Short: "Show where the balancer is attached, its program, maps and counters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withState(o, func(st *loader.State) error { return runStatus(o, st) })
+			return withState(o, func(st *loader.State) error { return runStatus(o, st, noCount) })
 		},
 	}
+	c.Flags().BoolVar(&noCount, "no-count", false, "do not count the maps' entries (fast where syscalls are slow)")
+	return c
 }
 
 // runStatus prints the state directory's status, as text or JSON.
-func runStatus(o *rootOptions, st *loader.State) error {
-	s, err := st.Status()
+func runStatus(o *rootOptions, st *loader.State, noCount bool) error {
+	status := st.Status
+	if noCount {
+		status = st.StatusNoCount
+	}
+	s, err := status()
 	if err != nil {
 		return err
 	}
@@ -180,6 +187,8 @@ func serving(att []loader.Attachment, noIPVS bool) []string {
 			out = append(out, fmt.Sprintf("nothing on %s: native XDP failed, fallback kernel IPVS is absent", a.Iface))
 		case a.Mode == loader.ModeIPVS:
 			out = append(out, fmt.Sprintf("kernel IPVS alone on %s (native XDP failed; attach --fallback ipvs)", a.Iface))
+		case noIPVS:
+			out = append(out, fmt.Sprintf("XDP (%s) on %s", a.Mode, a.Iface))
 		default:
 			out = append(out, fmt.Sprintf("XDP (%s) on %s; kernel IPVS takes what it passes", a.Mode, a.Iface))
 		}
