@@ -220,6 +220,13 @@ static __always_inline int xvs_nat_reply(struct xdp_md *ctx, const struct xvs_pk
 	long rc;
 	int ret;
 
+	struct xvs_cfg *cfg;
+	__u32 zero = 0;
+
+	/* Without NAT reals no packet can be a reply: skip the hash lookup. */
+	cfg = bpf_map_lookup_elem(&xvs_config, &zero);
+	if (!cfg || !cfg->nat_reals)
+		return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);
 	rv = bpf_map_lookup_elem(&xvs_nat_rev, &p->key);
 	if (!rv)
 		return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);

@@ -26,6 +26,8 @@ type XvsXvsCfg struct {
 	TcpfinTimeout uint32
 	UdpTimeout    uint32
 	MhSize        uint32
+	NatReals      uint32
+	Pad           uint32
 }
 
 type XvsXvsConn struct {

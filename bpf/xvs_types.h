@@ -254,7 +254,9 @@ struct xvs_cfg {
 	__u32 tcpfin_timeout;
 	__u32 udp_timeout;
 	__u32 mh_size;        /* Maglev table size the datapath was loaded with */
+	__u32 nat_reals;      /* configured -m reals: 0 spares other packets the NAT reply lookup */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct xvs_cfg) == 16, "xvs_cfg size");
+_Static_assert(sizeof(struct xvs_cfg) == 24, "xvs_cfg size");
 
 #endif

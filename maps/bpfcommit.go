@@ -417,8 +417,8 @@ func (s *BPFStore) apply(old, cfg *Config, swap bool) error {
 			s.used[id] = false
 		}
 	}
-	if old.Timeouts != cfg.Timeouts {
-		c := bpf.Cfg{TcpTimeout: cfg.Timeouts.TCP, TcpfinTimeout: cfg.Timeouts.TCPFin, UdpTimeout: cfg.Timeouts.UDP, MhSize: uint32(s.mhSize)}
+	if old.Timeouts != cfg.Timeouts || natReals(old) != natReals(cfg) {
+		c := bpf.Cfg{TcpTimeout: cfg.Timeouts.TCP, TcpfinTimeout: cfg.Timeouts.TCPFin, UdpTimeout: cfg.Timeouts.UDP, MhSize: uint32(s.mhSize), NatReals: natReals(cfg)}
 		if err := s.m.Config.Put(uint32(0), &c); err != nil {
 			return fmt.Errorf("write timeouts: %w", err)
 		}
@@ -660,4 +660,17 @@ func (s *BPFStore) deleteTable(id uint32) error {
 		return fmt.Errorf("delete mh table %d: %w", id, err)
 	}
 	return nil
+}
+
+// natReals counts the -m reals of cfg: the datapath looks for NAT replies only when there are some.
+func natReals(cfg *Config) uint32 {
+	n := uint32(0)
+	for _, e := range cfg.Services {
+		for _, d := range e.Dests {
+			if d.Fwd == bpf.FwdMasq {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -81,7 +81,7 @@ func TestTypeSizes(t *testing.T) {
 		{"xvs_conn_key", unsafe.Sizeof(bpf.ConnKey{}), 40},
 		{"xvs_conn", unsafe.Sizeof(bpf.Conn{}), 24},
 		{"xvs_stats", unsafe.Sizeof(bpf.Stats{}), 40},
-		{"xvs_cfg", unsafe.Sizeof(bpf.Cfg{}), 16},
+		{"xvs_cfg", unsafe.Sizeof(bpf.Cfg{}), 24},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s: Go size %d, C size %d", tc.name, tc.got, tc.want)
@@ -99,7 +99,7 @@ func TestTypeSizes(t *testing.T) {
 		"xvs_reals":     {4, 60},
 		"xvs_conns":     {40, 24},
 		"xvs_svc_stats": {4, 40},
-		"xvs_config":    {4, 16},
+		"xvs_config":    {4, 24},
 	} {
 		m := spec.Maps[name]
 		if uintptr(m.KeySize) != kv[0] || uintptr(m.ValueSize) != kv[1] {
