@@ -70,21 +70,7 @@ func (s *State) AttachFallback(iface string, mode, fallback Mode) (Mode, error) 
 			try = append(try, ModeGeneric)
 		}
 	}
-	var lk link.Link
-	var used Mode
-	for _, m := range try {
-		flags := link.XDPDriverMode
-		if m == ModeGeneric {
-			flags = link.XDPGenericMode
-		} else if m != ModeNative {
-			return "", fmt.Errorf("attach %s: unknown mode %q", iface, m)
-		}
-		lk, err = link.AttachXDP(link.XDPOptions{Program: s.Objs.XvsXdp, Interface: idx, Flags: flags})
-		if err == nil {
-			used = m
-			break
-		}
-	}
+	lk, used, err := attachXDP(s.Objs.XvsXdp, idx, try)
 	if err != nil && mode == ModeAuto && fallback == ModeIPVS {
 		if merr := os.MkdirAll(s.ipvsOnlyMark(iface), 0o700); merr != nil {
 			return "", fmt.Errorf("attach %s: record kernel IPVS fallback: %w", iface, merr)

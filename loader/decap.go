@@ -65,21 +65,7 @@ func AttachDecap(iface string, mode Mode, opts DecapOptions, dir string) (link.L
 	if mode == ModeAuto {
 		try = []Mode{ModeNative, ModeGeneric}
 	}
-	var lk link.Link
-	var used Mode
-	for _, m := range try {
-		flags := link.XDPDriverMode
-		if m == ModeGeneric {
-			flags = link.XDPGenericMode
-		} else if m != ModeNative {
-			return nil, "", fmt.Errorf("attach decap to %s: unknown mode %q", iface, m)
-		}
-		lk, err = link.AttachXDP(link.XDPOptions{Program: objs.XvsDecap, Interface: l.Attrs().Index, Flags: flags})
-		if err == nil {
-			used = m
-			break
-		}
-	}
+	lk, used, err := attachXDP(objs.XvsDecap, l.Attrs().Index, try)
 	if err != nil {
 		return nil, "", fmt.Errorf("attach decap xdp to %s: %w", iface, err)
 	}
