@@ -24,9 +24,9 @@ type rootOptions struct {
 	openStore func(stateDir string) (maps.Store, error)
 	// names answers host and service name look-ups.
 	names nameService
-	// daemons holds the sync daemons started (xvs runs none; they last
-	// as long as this value).
-	daemons *daemonTable
+	// daemons is where the sync daemon commands go; nil: kernel IPVS's,
+	// or the state directory's record where xvsadm does not mirror.
+	daemons syncDaemons
 	// hashSalt is the IPVS service table's per-namespace hash salt,
 	// which orders --nosort listings.
 	hashSalt uint32
@@ -43,7 +43,6 @@ func newRootOptions(stdin io.Reader, stdout, stderr io.Writer) *rootOptions {
 		stateDir:  defaultStateDir,
 		openStore: defaultOpenStore,
 		names:     newSystemNames(),
-		daemons:   &daemonTable{},
 		ifaceMTU:  systemMTU,
 	}
 }

@@ -53,9 +53,9 @@ func (s *session) processOptions(argv []string, readingStdin bool) error {
 	case cmdTimeout:
 		return s.change(opSetTimeout, func(cfg *maps.Config) error { setTimeouts(cfg, ce.timeouts); return nil })
 	case cmdStartDaemon:
-		return s.o.daemons.start(ce.daemon, s.o.ifaceMTU)
+		return s.startDaemon(ce.daemon)
 	case cmdStopDaemon:
-		return s.o.daemons.stop(ce.daemon.state)
+		return s.stopDaemon(ce.daemon)
 	}
 	return nil
 }
