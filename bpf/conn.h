@@ -177,7 +177,7 @@ static __always_inline void xvs_conn_unbind(const struct xvs_conn_key *k, const 
 	__s32 tc;
 
 	if (c->flags & XVS_CONN_F_PERSIST)
-		xvs_persist_release(k);
+		xvs_persist_release(k, c->svc_id);
 	if (!n || n->gen != c->real_gen)
 		return;
 	if (c->flags & XVS_CONN_F_TEMPLATE) {

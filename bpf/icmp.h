@@ -380,7 +380,7 @@ static __always_inline int xvs_icmp_in(struct xdp_md *ctx, struct xvs_pkt *p, __
 		if (ret != XVS_CONTINUE)
 			return ret;
 		ret = xvs_icmp_nat(end, p->key.af, l3, icmp, iip, ports, 1, d.real->addr,
-				   d.real->port ? d.real->port : k.dport);
+				   d.real->port && !(d.real->flags & XVS_REAL_F_PORT0) ? d.real->port : k.dport);
 		if (ret != XVS_CONTINUE)
 			return ret;
 		ret = xvs_send_to(ctx, nh->ifindex, nh->dmac, nh->smac);

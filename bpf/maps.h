@@ -96,6 +96,35 @@ struct {
 	__type(value, struct xvs_lblc);
 } xvs_lblc SEC(".maps");
 
+/* lblcr's sets (sched_lblcr.h): (service, destination address) -> set of reals, least recently used evicted. */
+#ifndef XVS_LBLCR_SIZE
+#define XVS_LBLCR_SIZE 65536
+#endif
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVS_LBLCR_SIZE);
+	__type(key, struct xvs_lblc_key);
+	__type(value, struct xvs_lblcr);
+} xvs_lblcr SEC(".maps");
+
+/* The lblcr entry being worked on and its key, per CPU (the stack has no room for them; sched_lblcr.h). */
+struct xvs_lblcr_work {
+	struct xvs_lblcr e;     /* the entry, changed here and written back whole */
+	struct xvs_lblc_key k;  /* its key */
+	__s64 best_oh;          /* the walks over the set (bpf_loop callbacks read and write here) */
+	__s32 best_w;
+	__u32 best;             /* index + 1 of the member chosen, 0 for none */
+	__u32 svc_id;
+	__u32 id, gen, found;   /* the member looked for, and whether it is in the set */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xvs_lblcr_work);
+} xvs_lblcr_tmp SEC(".maps");
+
 /* The timer that expires xvs_conns entries (conn.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -180,7 +180,7 @@ static __always_inline int xvs_fwd_nat(struct xdp_md *ctx, const struct xvs_pkt 
 	ret = xvs_nexthop(ctx, p, d, now, &nh);
 	if (ret != XVS_CONTINUE)
 		return ret;
-	rport = real->port ? real->port : p->key.dport;
+	rport = real->port && !(real->flags & XVS_REAL_F_PORT0) ? real->port : p->key.dport; /* port 0: the packet's */
 
 	__builtin_memcpy(rk.saddr, real->addr, 16);
 	__builtin_memcpy(rk.daddr, p->key.saddr, 16);

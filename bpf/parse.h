@@ -28,7 +28,8 @@ struct xvs_pkt {
 	__u32 l3_len;            /* IP datagram length (header + payload) */
 	__u8 tcp_flags;
 	__u8 tos;                /* IPv4 TOS / IPv6 traffic class */
-	__u8 pad[2];
+	__u8 port0;              /* the service matched is its VIP's port-0 service (set by xvs_svc_lookup) */
+	__u8 pad;
 } __attribute__((aligned(8))); /* the key is read as 64-bit words by the flow cache */
 
 struct xvs_vlan_hdr {

@@ -21,9 +21,22 @@ struct xvs_dst {
 	int cache;  /* the flow may be answered from the flow cache: no packet without SYN/FIN/RST changes its state */
 };
 
-static __always_inline struct xvs_svc *xvs_svc_lookup(const struct xvs_pkt *p)
+/*
+ * xvs_svc_lookup finds the packet's service (ip_vs_service_find): the one of
+ * its VIP, port and protocol, else its VIP's port-0 service of the protocol
+ * (p->port0 = 1), which IPVS looks for only while some port-0 service exists
+ * (nullsvc_counter): here xvs_cfg.port0_svcs, so other packets pay no second
+ * lookup when there is none. A port-0 service without persistence, which
+ * IPVS matches but never schedules (and ipvsadm refuses to make), is not
+ * matched: its packets go to the kernel. Nothing after this branches on
+ * p->port0 (the template key masks the port with it), so the verifier does
+ * not walk the rest of the program twice.
+ */
+static __always_inline struct xvs_svc *xvs_svc_lookup(struct xvs_pkt *p)
 {
 	struct xvs_svc_key k = {};
+	struct xvs_svc *svc;
+	struct xvs_cfg *cfg;
 	__u32 zero = 0;
 	void *tab;
 
@@ -34,7 +47,18 @@ static __always_inline struct xvs_svc *xvs_svc_lookup(const struct xvs_pkt *p)
 	tab = bpf_map_lookup_elem(&xvs_svcs, &zero); /* the live service table (maps.h) */
 	if (!tab)
 		return NULL;
-	return bpf_map_lookup_elem(tab, &k);
+	svc = bpf_map_lookup_elem(tab, &k);
+	if (svc)
+		return svc;
+	cfg = bpf_map_lookup_elem(&xvs_config, &zero);
+	if (!cfg || !cfg->port0_svcs)
+		return NULL;
+	k.port = 0;
+	svc = bpf_map_lookup_elem(tab, &k);
+	if (!svc || !(svc->flags & XVS_SVC_F_PERSISTENT))
+		return NULL;
+	p->port0 = 1;
+	return svc;
 }
 
 /* xvs_real_get returns the live real with this id and generation in service svc_id, or NULL. */
@@ -54,6 +78,7 @@ static __always_inline struct xvs_real *xvs_real_get(__u32 id, __u32 gen, __u32 
 
 #include "sched_hash.h"
 #include "sched_lblc.h"
+#include "sched_lblcr.h"
 
 /* xvs_new_syn says whether a TCP packet opens a connection (SYN without ACK). */
 static __always_inline int xvs_new_syn(const struct xvs_pkt *p)
@@ -168,7 +193,10 @@ static __always_inline int xvs_schedule(const struct xvs_pkt *p, const struct xv
 			return xvs_verdict(XVS_V_PASS_NO_REAL, XDP_PASS);
 		d->real_id = id;
 		return XVS_CONTINUE;
-	default: /* lblcr */
+	case XVS_SCHED_LBLCR: /* its choices have weight and are under their -x threshold */
+		id = xvs_sched_lblcr(p, svc);
+		break;
+	default:
 		return xvs_verdict(XVS_V_PASS_UNSUPPORTED, XDP_PASS);
 	}
 	d->real = xvs_real_get(id, 0, svc->id);
@@ -197,7 +225,7 @@ static __always_inline int xvs_schedule_persist(const struct xvs_pkt *p, const s
 	struct xvs_conn_key tk;
 	int ret;
 
-	xvs_tmpl_key(&tk, &p->key, svc);
+	xvs_tmpl_key(&tk, &p->key, svc, p->port0);
 	t = bpf_map_lookup_elem(&xvs_conns, &tk);
 	if (t && t->svc_id == svc->id) {
 		d->real = xvs_real_get(t->real_id, t->real_gen, svc->id);

@@ -65,3 +65,7 @@ var VerdictNames = [...]string{
 	XvsXvsVerdictXVS_V_PASS_MALFORMED:   "pass_malformed",
 	XvsXvsVerdictXVS_V_TOO_BIG:          "too_big",
 }
+
+// RealPort0 marks a real of a port-0 service: its connections keep the
+// packet's destination port (NAT does not rewrite it), as IPVS's.
+const RealPort0 = uint32(XvsXvsRealFlagXVS_REAL_F_PORT0)

@@ -27,7 +27,7 @@ type XvsXvsCfg struct {
 	UdpTimeout    uint32
 	MhSize        uint32
 	NatReals      uint32
-	Pad           uint32
+	Port0Svcs     uint32
 }
 
 type XvsXvsConn struct {
@@ -111,6 +111,32 @@ type XvsXvsLblcKey struct {
 	Addr  [16]uint8
 }
 
+type XvsXvsLblcr struct {
+	_       structs.HostLayout
+	Lastuse uint64
+	Lastmod uint64
+	Size    uint32
+	Pad     uint32
+	Set     [16]struct {
+		_   structs.HostLayout
+		Id  uint32
+		Gen uint32
+	}
+}
+
+type XvsXvsLblcrWork struct {
+	_      structs.HostLayout
+	E      XvsXvsLblcr
+	K      XvsXvsLblcKey
+	BestOh int64
+	BestW  int32
+	Best   uint32
+	SvcId  uint32
+	Id     uint32
+	Gen    uint32
+	Found  uint32
+}
+
 type XvsXvsNatRev struct {
 	_      structs.HostLayout
 	Vaddr  [16]uint8
@@ -164,6 +190,7 @@ type XvsXvsRealFlag uint32
 
 const (
 	XvsXvsRealFlagXVS_REAL_F_INUSE XvsXvsRealFlag = 1
+	XvsXvsRealFlagXVS_REAL_F_PORT0 XvsXvsRealFlag = 2
 )
 
 type XvsXvsSched uint32
@@ -283,6 +310,8 @@ const (
 	XvsMapXvsConns           = "xvs_conns"
 	XvsMapXvsFlowCache       = "xvs_flow_cache"
 	XvsMapXvsLblc            = "xvs_lblc"
+	XvsMapXvsLblcr           = "xvs_lblcr"
+	XvsMapXvsLblcrTmp        = "xvs_lblcr_tmp"
 	XvsMapXvsMh              = "xvs_mh"
 	XvsMapXvsNatRev          = "xvs_nat_rev"
 	XvsMapXvsNhCache         = "xvs_nh_cache"
@@ -366,6 +395,8 @@ type XvsMapSpecs struct {
 	XvsConns     *ebpf.MapSpec `ebpf:"xvs_conns"`
 	XvsFlowCache *ebpf.MapSpec `ebpf:"xvs_flow_cache"`
 	XvsLblc      *ebpf.MapSpec `ebpf:"xvs_lblc"`
+	XvsLblcr     *ebpf.MapSpec `ebpf:"xvs_lblcr"`
+	XvsLblcrTmp  *ebpf.MapSpec `ebpf:"xvs_lblcr_tmp"`
 	XvsMh        *ebpf.MapSpec `ebpf:"xvs_mh"`
 	XvsNatRev    *ebpf.MapSpec `ebpf:"xvs_nat_rev"`
 	XvsNhCache   *ebpf.MapSpec `ebpf:"xvs_nh_cache"`
@@ -425,6 +456,8 @@ type XvsMaps struct {
 	XvsConns     *ebpf.Map `ebpf:"xvs_conns"`
 	XvsFlowCache *ebpf.Map `ebpf:"xvs_flow_cache"`
 	XvsLblc      *ebpf.Map `ebpf:"xvs_lblc"`
+	XvsLblcr     *ebpf.Map `ebpf:"xvs_lblcr"`
+	XvsLblcrTmp  *ebpf.Map `ebpf:"xvs_lblcr_tmp"`
 	XvsMh        *ebpf.Map `ebpf:"xvs_mh"`
 	XvsNatRev    *ebpf.Map `ebpf:"xvs_nat_rev"`
 	XvsNhCache   *ebpf.Map `ebpf:"xvs_nh_cache"`
@@ -446,6 +479,8 @@ func (m *XvsMaps) Close() error {
 		m.XvsConns,
 		m.XvsFlowCache,
 		m.XvsLblc,
+		m.XvsLblcr,
+		m.XvsLblcrTmp,
 		m.XvsMh,
 		m.XvsNatRev,
 		m.XvsNhCache,

@@ -56,6 +56,7 @@ enum xvs_sched {
 /* Real server record flags. */
 enum xvs_real_flag {
 	XVS_REAL_F_INUSE = 0x1, /* slot holds a configured real */
+	XVS_REAL_F_PORT0 = 0x2, /* its service has port 0: its connections keep the packet's port (ip_vs_sched_persist) */
 };
 
 /* Key of xvs_svcs: (protocol, VIP, port). Fwmark services use proto 0, port 0, addr = mark (be32). */
@@ -188,6 +189,27 @@ struct xvs_lblc {
 };
 _Static_assert(sizeof(struct xvs_lblc) == 16, "xvs_lblc size");
 
+/* Most members of an lblcr set (the kernel's list is unbounded; see sched_lblcr.h for what happens past it). */
+#ifndef XVS_LBLCR_SET_MAX
+#define XVS_LBLCR_SET_MAX 16
+#endif
+
+/* A member of an lblcr set: a real by id and generation. */
+struct xvs_lblcr_member {
+	__u32 id;
+	__u32 gen;
+};
+
+/* An lblcr entry (ip_vs_lblcr_entry, key struct xvs_lblc_key): the destination address's set of reals, newest first. */
+struct xvs_lblcr {
+	__u64 lastuse; /* jiffies of the last lookup */
+	__u64 lastmod; /* jiffies of the set's last change (ip_vs_dest_set.lastmod) */
+	__u32 size;    /* members in set[0..size) */
+	__u32 pad;
+	struct xvs_lblcr_member set[XVS_LBLCR_SET_MAX];
+};
+_Static_assert(sizeof(struct xvs_lblcr) == 24 + 8 * XVS_LBLCR_SET_MAX, "xvs_lblcr size");
+
 /* The expiry sweep of xvs_conns (xvs_sweep, one entry; see conn.h). */
 struct xvs_sweep {
 	struct bpf_timer timer;
@@ -255,7 +277,7 @@ struct xvs_cfg {
 	__u32 udp_timeout;
 	__u32 mh_size;        /* Maglev table size the datapath was loaded with */
 	__u32 nat_reals;      /* configured -m reals: 0 spares other packets the NAT reply lookup */
-	__u32 pad;
+	__u32 port0_svcs;     /* configured TCP/UDP services of port 0: 0 spares other packets the port-0 lookup */
 };
 _Static_assert(sizeof(struct xvs_cfg) == 24, "xvs_cfg size");
 

@@ -293,7 +293,7 @@ func (s *BPFStore) apply(old, cfg *Config, swap bool) error {
 				newReals = append(newReals, d.ID)
 			}
 			realIDs = append(realIDs, d.ID)
-			realVals = append(realVals, realValue(e.ID, d))
+			realVals = append(realVals, port0Real(e, realValue(e.ID, d)))
 		}
 		jobs = append(jobs, tableJob{o: o, e: e})
 		if o == nil || o.Service != e.Service {
@@ -417,8 +417,8 @@ func (s *BPFStore) apply(old, cfg *Config, swap bool) error {
 			s.used[id] = false
 		}
 	}
-	if old.Timeouts != cfg.Timeouts || natReals(old) != natReals(cfg) {
-		c := bpf.Cfg{TcpTimeout: cfg.Timeouts.TCP, TcpfinTimeout: cfg.Timeouts.TCPFin, UdpTimeout: cfg.Timeouts.UDP, MhSize: uint32(s.mhSize), NatReals: natReals(cfg)}
+	if old.Timeouts != cfg.Timeouts || natReals(old) != natReals(cfg) || s.port0Stale(cfg) {
+		c := bpf.Cfg{TcpTimeout: cfg.Timeouts.TCP, TcpfinTimeout: cfg.Timeouts.TCPFin, UdpTimeout: cfg.Timeouts.UDP, MhSize: uint32(s.mhSize), NatReals: natReals(cfg), Port0Svcs: port0Svcs(cfg)}
 		if err := s.m.Config.Put(uint32(0), &c); err != nil {
 			return fmt.Errorf("write timeouts: %w", err)
 		}
@@ -566,18 +566,42 @@ func (s *BPFStore) buildTable(o, e *ServiceEntry) (tab *ebpf.Map, del bool, err 
 	return inner, false, nil
 }
 
+// smallTable is the most slots fillTable writes with one batch update
+// rather than through a mapping: a list scheduler's table uses only its
+// header and one slot per real, and mapping, faulting in and unmapping the
+// whole array (one TLB shootdown per table) costs more than a short write.
+const smallTable = 1024
+
 // fillTable writes table into a new (not yet visible) mmapable array of
-// __u32 through a shared mapping: the kernel lays array values out 8 bytes
-// apart.
+// __u32, which the kernel created zeroed: only the slots up to the last
+// non-zero one are written, with one batch update when they are few, else
+// through a shared mapping (the kernel lays array values out 8 bytes apart).
 func fillTable(m *ebpf.Map, table []uint32) error {
+	n := len(table)
+	for n > 0 && table[n-1] == 0 {
+		n--
+	}
+	if n == 0 {
+		return nil
+	}
+	if n <= smallTable {
+		keys := make([]uint32, n)
+		for i := range keys {
+			keys[i] = uint32(i)
+		}
+		if _, err := m.BatchUpdate(keys, table[:n], nil); err != nil {
+			return fmt.Errorf("batch update: %w", err)
+		}
+		return nil
+	}
 	const stride = 8
-	size := len(table) * stride
+	size := n * stride
 	page := os.Getpagesize()
 	mem, err := unix.Mmap(m.FD(), 0, (size+page-1)/page*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("mmap: %w", err)
 	}
-	for i, v := range table {
+	for i, v := range table[:n] {
 		binary.LittleEndian.PutUint32(mem[i*stride:], v)
 	}
 	return unix.Munmap(mem)

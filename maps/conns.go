@@ -156,7 +156,7 @@ func (s *BPFStore) Conns() ([]Conn, error) {
 			Proto:   k.Proto,
 			Client:  netip.AddrPortFrom(addrFrom(k.Saddr, k.Af), be16(k.Sport)),
 			Virtual: netip.AddrPortFrom(addrFrom(k.Daddr, k.Af), be16(k.Dport)),
-			Dest:    netip.AddrPortFrom(addrFrom(r.Addr, r.Af), be16(r.Port)),
+			Dest:    connDest(r, tmpl, be16(k.Dport)),
 			State:   state,
 			Expires: uint32(uint64(left) / hz),
 		})

@@ -19,14 +19,14 @@ const (
 	// listHdr is the header of a list table: n, version, wrr's gcd, wrr's max weight.
 	listHdr = 4
 	// SchedMaxReals is the most reals a list-scheduled service (rr, wrr,
-	// lc, wlc, sed, nq, fo, ovf, lblc) may have in the datapath (XVS_SCHED_MAX_REALS,
+	// lc, wlc, sed, nq, fo, ovf, lblc, lblcr) may have in the datapath (XVS_SCHED_MAX_REALS,
 	// and no more than the table size minus the header). A service with more
 	// gets no table: the datapath passes its packets to the kernel.
 	SchedMaxReals = 1024
 )
 
 // DatapathScheds are the schedulers the datapath runs.
-var DatapathScheds = []string{"rr", "wrr", "lc", "wlc", "sed", "nq", "fo", "ovf", "lblc", "sh", "dh", "mh"}
+var DatapathScheds = []string{"rr", "wrr", "lc", "wlc", "sed", "nq", "fo", "ovf", "lblc", "lblcr", "sh", "dh", "mh"}
 
 // hasTable says whether the datapath schedules sched from a table in xvs_mh.
 func hasTable(sched string) bool { return slices.Contains(DatapathScheds, sched) }

@@ -210,11 +210,11 @@ func unsupported(e *maps.ServiceEntry) string {
 	case e.Proto != 6 && e.Proto != 17:
 		return "protocol not in the datapath"
 	case !slices.Contains(maps.DatapathScheds, e.Sched):
-		return "scheduler " + e.Sched + " not in the datapath yet"
+		return "scheduler " + e.Sched + " not in the datapath"
 	case e.Sched != "mh" && e.Sched != "sh" && e.Sched != "dh" && len(e.Dests) > maps.SchedMaxReals:
 		return fmt.Sprintf("more than %d reals with scheduler %s", maps.SchedMaxReals, e.Sched)
-	case e.Flags&bpf.SvcPersistent != 0 && e.Port == 0:
-		return "port-0 persistent services not in the datapath yet"
+	case e.Port == 0 && e.Flags&bpf.SvcPersistent == 0:
+		return "port 0 without persistence: IPVS matches it but never schedules"
 	}
 	for _, d := range e.Dests {
 		switch {

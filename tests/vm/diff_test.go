@@ -41,7 +41,12 @@ type diffConfig struct {
 	proto string // "tcp" or "udp"
 	vips  int    // services (dh hashes the destination: many VIPs)
 	index int    // distinguishes the configurations' VIPs
+	port0 bool   // persistent services of port 0 (flows to any port), each with an exact-port service on port 80 beside it
 }
+
+// diffExactPort is the port of the exact-port service beside each port-0
+// service (two reals of its own): a quarter of the flows go to it.
+const diffExactPort = 80
 
 func (c diffConfig) String() string {
 	af := "ipv4"
@@ -55,12 +60,18 @@ func (c diffConfig) String() string {
 	if c.weights()[0] != diffWeights[0] {
 		s += "/big-weights"
 	}
+	if c.port0 {
+		s += "/port0-persistent"
+	}
 	return s
 }
 
 // vip returns the configuration's j-th virtual service address.
 func (c diffConfig) vip(j int) netip.AddrPort {
 	port := uint16(1000 + c.index)
+	if c.port0 {
+		port = 0
+	}
 	if c.v6 {
 		return netip.AddrPortFrom(netip.MustParseAddr(fmt.Sprintf("fd00:9::%x:%x", c.index+1, j+1)), port)
 	}
@@ -106,11 +117,21 @@ func (c diffConfig) script() string {
 		if c.flags != "" {
 			fmt.Fprintf(&b, " -b %s", c.flags)
 		}
+		if c.port0 {
+			b.WriteString(" -p 300")
+		}
 		b.WriteString("\n")
 		for k, w := range c.weights() {
 			fmt.Fprintf(&b, "-a %s %s -r %s -g -w %d\n", opt, vip, netip.AddrPortFrom(c.real(k), vip.Port()), w)
 		}
 		fmt.Fprintf(&b, "-e %s %s -r %s -g -w 0\n", opt, vip, netip.AddrPortFrom(c.real(diffEdited), vip.Port()))
+		if c.port0 {
+			exact := netip.AddrPortFrom(vip.Addr(), diffExactPort)
+			fmt.Fprintf(&b, "-A %s %s -s %s\n", opt, exact, c.sched)
+			for _, k := range []int{0, 2} {
+				fmt.Fprintf(&b, "-a %s %s -r %s -g -w 1\n", opt, exact, netip.AddrPortFrom(c.real(k), diffExactPort))
+			}
+		}
 	}
 	return b.String()
 }
@@ -122,7 +143,7 @@ type diffFlow struct {
 	src   netip.AddrPort
 	dst   netip.AddrPort
 	frame []byte
-	ack   []byte // lblc: an ACK after the SYN makes the connection active (nil: none)
+	ack   []byte // lblc, lblcr: an ACK after the SYN makes the connection active (nil: none)
 }
 
 func (f *diffFlow) key() string { return diffKey(f.proto, f.src, f.dst) }
@@ -148,6 +169,13 @@ func (c diffConfig) flows(r *rand.Rand, cfg, n int, srcMAC, dstMAC net.HardwareA
 			a = netip.AddrFrom4([4]byte{10, byte(64 + r.IntN(64)), byte(r.IntN(256)), byte(1 + r.IntN(254))})
 		}
 		f := diffFlow{cfg: cfg, proto: c.proto, src: netip.AddrPortFrom(a, uint16(1024+r.IntN(64512))), dst: c.vip(r.IntN(c.vips))}
+		if c.port0 { // any port: a quarter to the exact-port service beside
+			port := uint16(diffExactPort)
+			if r.IntN(4) != 0 {
+				port = uint16(1 + r.IntN(65535))
+			}
+			f.dst = netip.AddrPortFrom(f.dst.Addr(), port)
+		}
 		if seen[f.key()] {
 			continue
 		}
@@ -156,7 +184,7 @@ func (c diffConfig) flows(r *rand.Rand, cfg, n int, srcMAC, dstMAC net.HardwareA
 		if f.frame, err = diffFrame(&f, true, srcMAC, dstMAC); err != nil {
 			return nil, err
 		}
-		if c.sched == "lblc" && len(out)%3 == 1 {
+		if (c.sched == "lblc" || c.sched == "lblcr") && len(out)%3 == 1 {
 			if f.ack, err = diffFrame(&f, false, srcMAC, dstMAC); err != nil {
 				return nil, err
 			}
@@ -203,7 +231,9 @@ func diffFrame(f *diffFlow, first bool, srcMAC, dstMAC net.HardwareAddr) ([]byte
 	return buf.Bytes(), err
 }
 
-// diffConfigs are sh, dh and mh with every flag, and lblc, IPv4 and IPv6.
+// diffConfigs are sh, dh and mh with every flag, lblc and lblcr, and
+// persistent sh services of port 0 (with an exact-port service beside),
+// IPv4 and IPv6.
 func diffConfigs() []diffConfig {
 	var out []diffConfig
 	for _, v6 := range []bool{false, true} {
@@ -211,15 +241,21 @@ func diffConfigs() []diffConfig {
 			{"sh", ""}, {"sh", "sh-fallback"}, {"sh", "sh-port"}, {"sh", "sh-fallback,sh-port"},
 			{"dh", ""},
 			{"mh", ""}, {"mh", "mh-fallback"}, {"mh", "mh-port"}, {"mh", "mh-fallback,mh-port"},
-			{"lblc", ""},
+			{"lblc", ""}, {"lblcr", ""}, {"sh", "port0"},
 		} {
 			c := diffConfig{sched: s.sched, flags: s.flags, v6: v6, vips: 1, index: len(out)}
+			if s.flags == "port0" {
+				c.flags, c.port0, c.vips = "", true, 2
+			}
 			c.proto = []string{"tcp", "udp"}[len(out)%2]
+			if c.port0 && !v6 {
+				c.proto = "tcp" // port 0: TCP on IPv4, UDP on IPv6
+			}
 			switch s.sched {
 			case "dh":
 				c.vips = 8 // dh hashes the destination address
-			case "lblc":
-				c.vips = 8 // lblc keeps a real per destination address
+			case "lblc", "lblcr":
+				c.vips = 8 // lblc and lblcr keep a real (a set) per destination address
 				c.proto = "tcp"
 			}
 			out = append(out, c)
@@ -229,7 +265,7 @@ func diffConfigs() []diffConfig {
 }
 
 // TestInVMSchedDifferential: sh, dh and mh (every flag, weights, weight-0
-// reals, IPv4 and IPv6) and lblc choose the same real in kernel IPVS and in
+// reals, IPv4 and IPv6), lblc, lblcr and port-0 persistent services choose the same real in kernel IPVS and in
 // xvs for every flow.
 func TestInVMSchedDifferential(t *testing.T) {
 	requireVM(t)
@@ -307,7 +343,7 @@ func TestInVMSchedDifferential(t *testing.T) {
 				return err
 			}
 			defer unix.Close(fd)
-			// One CPU: the frames reach IPVS in the order sent (lblc's choices depend on it).
+			// One CPU: the frames reach IPVS in the order sent (lblc's and lblcr's choices depend on it).
 			var set unix.CPUSet
 			set.Set(0)
 			if err := unix.SchedSetaffinity(0, &set); err != nil {
@@ -423,6 +459,29 @@ func TestInVMSchedDifferential(t *testing.T) {
 		if got := len(reals[i]) - diffBoolInt(reals[i]["none"] > 0); got < 2 {
 			t.Errorf("%s: kernel IPVS used %d reals: the test does not discriminate", c, got)
 		}
+	}
+	// Persistence templates (client port 0; here only the port-0 services'):
+	// the same entries on both sides, virtual port 0, the same real.
+	tmpls, tmplAgree := 0, 0
+	for k, a := range kernel {
+		f := strings.Fields(k)
+		if len(f) != 3 || !strings.HasSuffix(f[1], ":0") {
+			continue
+		}
+		tmpls++
+		if !strings.HasSuffix(f[2], ":0") {
+			t.Errorf("kernel template %s: virtual port not 0", k)
+		}
+		if x, ok := xvs[k]; ok && x == a {
+			tmplAgree++
+		} else if shown < 40 {
+			shown++
+			t.Errorf("template %s: kernel IPVS names %s, xvs %s (listed: %v)", k, diffName(a), diffName(x), ok)
+		}
+	}
+	t.Logf("persistence templates: %d/%d agree", tmplAgree, tmpls)
+	if tmpls < 100 {
+		t.Errorf("only %d templates in kernel IPVS: the port-0 configurations did not run", tmpls)
 	}
 	pct := 100 * float64(agree) / float64(len(flows))
 	t.Logf("agreement overall: %d/%d flows (%.2f%%) over %d configurations, %v", agree, len(flows), pct, len(cfgs), time.Since(start).Round(time.Millisecond))
