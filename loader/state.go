@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -112,12 +113,18 @@ func createPinned(dir string, opts Options) (*bpf.XvsObjects, error) {
 		objs.Close()
 		return nil, fmt.Errorf("pin program: %w", err)
 	}
+	if id, err := BuildID(); err == nil {
+		if err := recordBuild(dir, id); err != nil {
+			objs.Close()
+			return nil, err
+		}
+	}
 	return objs, nil
 }
 
 // ErrIncompatible means a state directory was pinned by a build of xvs
 // whose maps have another layout.
-var ErrIncompatible = errors.New("state directory was created by an incompatible xvs build: detach its interfaces and remove it, or use another --state")
+var ErrIncompatible = errors.New("state directory was created by an incompatible xvs build (xvsadm upgrade cannot carry its maps over): detach its interfaces, remove it and attach again (connections are dropped), or use another --state")
 
 func loadPinned(dir string) (*bpf.XvsObjects, error) {
 	spec, err := bpf.LoadXvs()
@@ -125,17 +132,20 @@ func loadPinned(dir string) (*bpf.XvsObjects, error) {
 		return nil, fmt.Errorf("load spec: %w", err)
 	}
 	var objs bpf.XvsObjects
+	var diffs []string // every map missing or of another layout, named in one error
 	open := func(name string) (*ebpf.Map, error) {
 		m, err := ebpf.LoadPinnedMap(filepath.Join(dir, name), nil)
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s: map %s missing: %w", dir, name, ErrIncompatible)
+			diffs = append(diffs, name+" missing")
+			return nil, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("load pinned map %s: %w", name, err)
 		}
 		if ms := spec.Maps[name]; ms != nil && (m.Type() != ms.Type || m.KeySize() != ms.KeySize || m.ValueSize() != ms.ValueSize) {
+			diffs = append(diffs, fmt.Sprintf("%s is %s %d/%d, this build's %s %d/%d (type, key/value size)", name, m.Type(), m.KeySize(), m.ValueSize(), ms.Type, ms.KeySize, ms.ValueSize))
 			m.Close()
-			return nil, fmt.Errorf("%s: map %s has another layout: %w", dir, name, ErrIncompatible)
+			return nil, nil
 		}
 		return m, nil
 	}
@@ -144,6 +154,10 @@ func loadPinned(dir string) (*bpf.XvsObjects, error) {
 			objs.Close()
 			return nil, err
 		}
+	}
+	if len(diffs) > 0 {
+		objs.Close()
+		return nil, fmt.Errorf("%s: maps of another layout than this build's: %s: %w", dir, strings.Join(diffs, "; "), ErrIncompatible)
 	}
 	objs.XvsXdp, err = ebpf.LoadPinnedProgram(filepath.Join(dir, progPin), nil)
 	if err != nil {

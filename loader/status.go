@@ -26,6 +26,7 @@ type Status struct {
 	Maps        []MapStatus       `json:"maps"`
 	Verdicts    map[string]uint64 `json:"verdicts"`
 	MhTableSize uint32            `json:"mh_table_size"`
+	Build       *ProgramBuild     `json:"program_build"`
 }
 
 // Status gathers the state directory's status.
@@ -45,6 +46,9 @@ func (s *State) status(count bool) (*Status, error) {
 	id, _ := pi.ID()
 	st.ProgID, st.ProgName = uint32(id), pi.Name
 	if st.Attached, err = s.Attachments(); err != nil {
+		return nil, err
+	}
+	if st.Build, err = s.ProgramBuild(); err != nil {
 		return nil, err
 	}
 	for _, f := range mapFields(s.Objs) {

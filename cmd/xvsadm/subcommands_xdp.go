@@ -138,7 +138,7 @@ func runStatus(o *rootOptions, st *loader.State, noCount bool) error {
 func printStatus(o *rootOptions, r *statusReport) {
 	w := o.stdout
 	fmt.Fprintf(w, "state:      %s\n", r.StateDir)
-	fmt.Fprintf(w, "program:    %s (id %d)\n", r.ProgName, r.ProgID)
+	fmt.Fprintf(w, "program:    %s (id %d): %s\n", r.ProgName, r.ProgID, buildNote(r.Build))
 	if len(r.Attached) == 0 {
 		fmt.Fprintf(w, "attached:   none\n")
 	}
