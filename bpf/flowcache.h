@@ -16,14 +16,20 @@
  * XVS_FLOW_REFRESH jiffies, so it keeps hot flows and their last-seen times.
  */
 
-/* xvs_flow_slot hashes a flow key to a cache slot. */
-static __always_inline __u32 xvs_flow_slot(const struct xvs_conn_key *k)
+/* xvs_flow_hash hashes a flow key to 32 bits; its top bits index a table (natcache.h uses it too). */
+static __always_inline __u32 xvs_flow_hash(const struct xvs_conn_key *k)
 {
 	const __u64 *w = (const void *)k;
 	__u64 h = w[0] ^ w[1] ^ w[2] ^ w[3] ^ w[4];
 
 	h ^= h >> 32;
-	return ((__u32)h * 0x9e3779b1u) >> (32 - __builtin_ctz(XVS_FLOW_CACHE_SIZE));
+	return (__u32)h * 0x9e3779b1u;
+}
+
+/* xvs_flow_slot hashes a flow key to a cache slot. */
+static __always_inline __u32 xvs_flow_slot(const struct xvs_conn_key *k)
+{
+	return xvs_flow_hash(k) >> (32 - __builtin_ctz(XVS_FLOW_CACHE_SIZE));
 }
 
 static __always_inline int xvs_flow_key_eq(const struct xvs_conn_key *a, const struct xvs_conn_key *b)

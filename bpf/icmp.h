@@ -357,7 +357,7 @@ static __always_inline int xvs_icmp_in(struct xdp_md *ctx, struct xvs_pkt *p, __
 	if (!c) {
 		/* An error from a NAT real about the client's packet to it. */
 		rv = bpf_map_lookup_elem(&xvs_nat_rev, &k);
-		if (!rv)
+		if (!rv || !xvs_nat_real(rv, &k))
 			return xvs_verdict(XVS_V_PASS_PROTO, XDP_PASS);
 		return xvs_icmp_nat_out(ctx, p, rv, l3, icmp, iip, ports);
 	}

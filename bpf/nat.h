@@ -4,6 +4,7 @@
 
 #include "sched.h"
 #include "csum.h"
+#include "natcache.h"
 
 #ifndef XVS_NAT_SIZE
 #define XVS_NAT_SIZE 262144
@@ -195,6 +196,7 @@ static __always_inline int xvs_fwd_nat(struct xdp_md *ctx, const struct xvs_pkt 
 		nrv.vport = p->key.dport;
 		nrv.real_id = d->real_id;
 		bpf_map_update_elem(&xvs_nat_rev, &rk, &nrv, BPF_ANY);
+		xvs_nat_epoch_bump(&rk); /* no CPU answers this reply from its cache any more */
 	}
 
 	ret = xvs_nat_rewrite(ctx, p, &h, 0, real->addr, rport);
@@ -204,36 +206,34 @@ static __always_inline int xvs_fwd_nat(struct xdp_md *ctx, const struct xvs_pkt 
 }
 
 /*
- * xvs_nat_reply translates a real's reply back to the VIP and port the
- * client spoke to and forwards it (TTL or hop limit decremented, as the
- * kernel forwards IPVS NAT replies), with the next hop from the FIB. A
- * packet that belongs to no NAT connection is not for xvs: XDP_PASS,
- * counted as pass_no_vip.
+ * xvs_nat_real returns the real reverse entry rv (of reply tuple k) names
+ * while it is configured where the reply comes from: its address, and its
+ * port unless its connections keep the client's. A removed real's replies,
+ * or a reused slot's, are not translated (the client's direction schedules
+ * such a flow again).
  */
-static __always_inline int xvs_nat_reply(struct xdp_md *ctx, const struct xvs_pkt *p)
+static __always_inline struct xvs_real *xvs_nat_real(const struct xvs_nat_rev *rv, const struct xvs_conn_key *k)
+{
+	__u32 id = rv->real_id;
+	struct xvs_real *r = bpf_map_lookup_elem(&xvs_reals, &id);
+
+	if (!r || !(r->flags & XVS_REAL_F_INUSE) || r->af != k->af || __builtin_memcmp(r->addr, k->saddr, 16))
+		return NULL;
+	if (r->port && !(r->flags & XVS_REAL_F_PORT0) && r->port != k->sport)
+		return NULL;
+	return r;
+}
+
+/*
+ * xvs_nat_fill asks the FIB for the next hop of a reply (from the VIP
+ * towards the client) and fills cache slot e from it and from the reverse
+ * entry rv of real r, under the epoch read before rv.
+ */
+static __always_inline int xvs_nat_fill(struct xdp_md *ctx, const struct xvs_pkt *p, const struct xvs_nat_rev *rv,
+					const struct xvs_real *r, struct xvs_nat_ent *e, __u32 epoch, __u64 now)
 {
 	struct bpf_fib_lookup fib = {};
-	struct xvs_nat_rev *rv;
-	struct xvs_stats *st;
-	struct xvs_l34 h;
-	void *end;
 	long rc;
-	int ret;
-
-	struct xvs_cfg *cfg;
-	__u32 zero = 0;
-
-	/* Without NAT reals no packet can be a reply: skip the hash lookup. */
-	cfg = bpf_map_lookup_elem(&xvs_config, &zero);
-	if (!cfg || !cfg->nat_reals)
-		return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);
-	rv = bpf_map_lookup_elem(&xvs_nat_rev, &p->key);
-	if (!rv)
-		return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);
-	ret = xvs_nat_hdrs(ctx, p, &h);
-	if (ret != XVS_CONTINUE)
-		return ret;
-	end = (void *)(long)ctx->data_end;
 
 	fib.ifindex = ctx->ingress_ifindex;
 	fib.l4_protocol = p->key.proto;
@@ -241,16 +241,91 @@ static __always_inline int xvs_nat_reply(struct xdp_md *ctx, const struct xvs_pk
 	fib.dport = p->key.dport;
 	fib.tot_len = p->l3_len;
 	if (p->key.af == XVS_AF_INET) {
+		fib.family = AF_INET;
+		fib.tos = p->tos;
+		__builtin_memcpy(&fib.ipv4_src, rv->vaddr, 4);
+		__builtin_memcpy(&fib.ipv4_dst, p->key.daddr, 4);
+	} else {
+		fib.family = AF_INET6;
+		__builtin_memcpy(fib.ipv6_src, rv->vaddr, 16);
+		__builtin_memcpy(fib.ipv6_dst, p->key.daddr, 16);
+	}
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
+		if (rc != BPF_FIB_LKUP_RET_FRAG_NEEDED && xvs_flow_key_eq(&e->key, &p->key))
+			e->expires = now; /* the route or neighbour went away: shorter packets may not use it either */
+		if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+			return xvs_verdict(XVS_V_PASS_NO_NEIGH, XDP_PASS);
+		return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
+	}
+	__builtin_memcpy(&e->key, &p->key, sizeof(e->key));
+	__builtin_memcpy(e->vaddr, rv->vaddr, 16);
+	e->vport = rv->vport;
+	e->real_id = rv->real_id;
+	e->real_gen = r->gen;
+	e->epoch = epoch;
+	e->expires = now + XVS_NAT_CACHE_TTL;
+	e->in_ifindex = ctx->ingress_ifindex;
+	e->tos = p->tos;
+	e->max_len = p->l3_len;
+	e->ifindex = fib.ifindex;
+	__builtin_memcpy(e->dmac, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(e->smac, fib.smac, ETH_ALEN);
+	return XVS_CONTINUE;
+}
+
+/*
+ * xvs_nat_reply translates a real's reply back to the VIP and port the
+ * client spoke to and forwards it (TTL or hop limit decremented, as the
+ * kernel forwards IPVS NAT replies). The reverse entry and the next hop
+ * come from the per-CPU reply cache (natcache.h), else from xvs_nat_rev and
+ * bpf_fib_lookup, which fill it. A packet that belongs to no NAT
+ * connection of a configured real is not for xvs: XDP_PASS, counted as
+ * pass_no_vip.
+ */
+static __always_inline int xvs_nat_reply(struct xdp_md *ctx, const struct xvs_pkt *p, __u64 now)
+{
+	struct xvs_nat_rev *rv = NULL;
+	struct xvs_real *r = NULL;
+	struct xvs_nat_ent *e;
+	struct xvs_stats *st;
+	struct xvs_cfg *cfg;
+	struct xvs_l34 h;
+	__u32 zero = 0, epoch = 0, id, *ep;
+	void *end;
+	int ret, hit;
+
+	/* Without NAT reals no packet can be a reply: skip the lookups. */
+	cfg = bpf_map_lookup_elem(&xvs_config, &zero);
+	if (!cfg || !cfg->nat_reals)
+		return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);
+	e = xvs_nat_cache_slot(p);
+	if (!e)
+		return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);
+	hit = xvs_nat_cache_hit(ctx, e, p, now);
+	if (!hit) {
+		ep = xvs_nat_epoch_of(&p->key);
+		if (!ep)
+			return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);
+		epoch = *(volatile __u32 *)ep; /* before the reverse entry: a write racing the fill leaves a slot that never hits */
+		rv = bpf_map_lookup_elem(&xvs_nat_rev, &p->key);
+		if (!rv)
+			return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);
+		r = xvs_nat_real(rv, &p->key);
+		if (!r)
+			return xvs_verdict(XVS_V_PASS_NO_VIP, XDP_PASS);
+	}
+	ret = xvs_nat_hdrs(ctx, p, &h);
+	if (ret != XVS_CONTINUE)
+		return ret;
+	end = (void *)(long)ctx->data_end;
+	if (p->key.af == XVS_AF_INET) {
 		struct iphdr *ip = h.l3;
 
 		if ((void *)(ip + 1) > end)
 			return XDP_ABORTED;
 		if (ip->ttl <= 1)
 			return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS); /* the kernel sends time exceeded */
-		fib.family = AF_INET;
-		fib.tos = p->tos;
-		__builtin_memcpy(&fib.ipv4_src, rv->vaddr, 4);
-		__builtin_memcpy(&fib.ipv4_dst, p->key.daddr, 4);
 	} else {
 		struct ipv6hdr *ip6 = h.l3;
 
@@ -258,17 +333,16 @@ static __always_inline int xvs_nat_reply(struct xdp_md *ctx, const struct xvs_pk
 			return XDP_ABORTED;
 		if (ip6->hop_limit <= 1)
 			return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
-		fib.family = AF_INET6;
-		__builtin_memcpy(fib.ipv6_src, rv->vaddr, 16);
-		__builtin_memcpy(fib.ipv6_dst, p->key.daddr, 16);
 	}
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return xvs_verdict(XVS_V_PASS_NO_NEIGH, XDP_PASS);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
-		return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
+	if (!hit) {
+		if (!rv || !r)
+			return XDP_ABORTED; /* not reached: the verifier's view */
+		ret = xvs_nat_fill(ctx, p, rv, r, e, epoch, now);
+		if (ret != XVS_CONTINUE)
+			return ret;
+	}
 
-	ret = xvs_nat_rewrite(ctx, p, &h, 1, rv->vaddr, rv->vport);
+	ret = xvs_nat_rewrite(ctx, p, &h, 1, e->vaddr, e->vport);
 	if (ret != XVS_CONTINUE)
 		return ret;
 	end = (void *)(long)ctx->data_end;
@@ -289,10 +363,9 @@ static __always_inline int xvs_nat_reply(struct xdp_md *ctx, const struct xvs_pk
 			return XDP_ABORTED;
 		ip6->hop_limit--;
 	}
-	ret = xvs_send_to(ctx, fib.ifindex, fib.dmac, fib.smac);
+	id = e->real_id;
+	ret = xvs_send_to(ctx, e->ifindex, e->dmac, e->smac);
 	if (ret == XDP_TX || ret == XDP_REDIRECT) {
-		__u32 id = rv->real_id;
-
 		st = bpf_map_lookup_elem(&xvs_real_stats, &id);
 		if (st) {
 			st->outpkts++;

@@ -35,7 +35,7 @@ int xvs_xdp(struct xdp_md *ctx)
 	if (!xvs_flow_hit(fe, &p, &d, now)) {
 		svc = xvs_svc_lookup(&p);
 		if (!svc)
-			return xvs_nat_reply(ctx, &p); /* a NAT real's reply, or not for us (pass_no_vip) */
+			return xvs_nat_reply(ctx, &p, now); /* a NAT real's reply, or not for us (pass_no_vip) */
 		ret = xvs_conn_dst(&p, svc, &d, now);
 		if (ret != XVS_CONTINUE)
 			return ret;

@@ -137,6 +137,24 @@ type XvsXvsLblcrWork struct {
 	Found  uint32
 }
 
+type XvsXvsNatEnt struct {
+	_         structs.HostLayout
+	Key       XvsXvsConnKey
+	Vaddr     [16]uint8
+	Expires   uint64
+	RealId    uint32
+	RealGen   uint32
+	Epoch     uint32
+	InIfindex uint32
+	Ifindex   uint32
+	MaxLen    uint32
+	Vport     uint16
+	Tos       uint8
+	Pad       uint8
+	Dmac      [6]uint8
+	Smac      [6]uint8
+}
+
 type XvsXvsNatRev struct {
 	_      structs.HostLayout
 	Vaddr  [16]uint8
@@ -313,6 +331,8 @@ const (
 	XvsMapXvsLblcr           = "xvs_lblcr"
 	XvsMapXvsLblcrTmp        = "xvs_lblcr_tmp"
 	XvsMapXvsMh              = "xvs_mh"
+	XvsMapXvsNatCache        = "xvs_nat_cache"
+	XvsMapXvsNatEpoch        = "xvs_nat_epoch"
 	XvsMapXvsNatRev          = "xvs_nat_rev"
 	XvsMapXvsNhCache         = "xvs_nh_cache"
 	XvsMapXvsRealConns       = "xvs_real_conns"
@@ -398,6 +418,8 @@ type XvsMapSpecs struct {
 	XvsLblcr     *ebpf.MapSpec `ebpf:"xvs_lblcr"`
 	XvsLblcrTmp  *ebpf.MapSpec `ebpf:"xvs_lblcr_tmp"`
 	XvsMh        *ebpf.MapSpec `ebpf:"xvs_mh"`
+	XvsNatCache  *ebpf.MapSpec `ebpf:"xvs_nat_cache"`
+	XvsNatEpoch  *ebpf.MapSpec `ebpf:"xvs_nat_epoch"`
 	XvsNatRev    *ebpf.MapSpec `ebpf:"xvs_nat_rev"`
 	XvsNhCache   *ebpf.MapSpec `ebpf:"xvs_nh_cache"`
 	XvsRealConns *ebpf.MapSpec `ebpf:"xvs_real_conns"`
@@ -459,6 +481,8 @@ type XvsMaps struct {
 	XvsLblcr     *ebpf.Map `ebpf:"xvs_lblcr"`
 	XvsLblcrTmp  *ebpf.Map `ebpf:"xvs_lblcr_tmp"`
 	XvsMh        *ebpf.Map `ebpf:"xvs_mh"`
+	XvsNatCache  *ebpf.Map `ebpf:"xvs_nat_cache"`
+	XvsNatEpoch  *ebpf.Map `ebpf:"xvs_nat_epoch"`
 	XvsNatRev    *ebpf.Map `ebpf:"xvs_nat_rev"`
 	XvsNhCache   *ebpf.Map `ebpf:"xvs_nh_cache"`
 	XvsRealConns *ebpf.Map `ebpf:"xvs_real_conns"`
@@ -482,6 +506,8 @@ func (m *XvsMaps) Close() error {
 		m.XvsLblcr,
 		m.XvsLblcrTmp,
 		m.XvsMh,
+		m.XvsNatCache,
+		m.XvsNatEpoch,
 		m.XvsNatRev,
 		m.XvsNhCache,
 		m.XvsRealConns,

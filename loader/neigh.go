@@ -34,9 +34,18 @@ func newDRReals(cfg *maps.Config) []netip.Addr {
 // packets to the kernel until an entry exists. It is best effort: a real that
 // is not on a connected network simply stays unresolved.
 func resolveNeighbours(addrs []netip.Addr) {
+	if len(addrs) == 0 {
+		return
+	}
+	// One socket for every request (the package's functions open one per call).
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return
+	}
+	defer h.Close()
 	for _, a := range addrs {
 		ip := net.IP(a.Unmap().AsSlice())
-		routes, err := netlink.RouteGet(ip)
+		routes, err := h.RouteGet(ip)
 		if err != nil || len(routes) == 0 || routes[0].LinkIndex == 0 {
 			continue
 		}
@@ -49,7 +58,7 @@ func resolveNeighbours(addrs []netip.Addr) {
 			family = unix.AF_INET6
 		}
 		// NTF_USE makes the kernel send a probe as if a packet used the entry.
-		_ = netlink.NeighSet(&netlink.Neigh{
+		_ = h.NeighSet(&netlink.Neigh{
 			LinkIndex: routes[0].LinkIndex, Family: family, IP: hop,
 			State: netlink.NUD_NONE, Flags: netlink.NTF_USE,
 		})

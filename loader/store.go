@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/xvs-lb/xvs/bpf"
 	"github.com/xvs-lb/xvs/loader/ipvs"
@@ -83,9 +84,13 @@ func (s *Store) ZeroStats(svc *maps.Service) error {
 	return nil
 }
 
-// Commit writes cfg to the maps, then asks the kernel to resolve the
-// neighbours of direct-routing reals so the datapath finds their MACs,
-// then mirrors the change to kernel IPVS.
+// Commit writes cfg to the maps and mirrors the change to kernel IPVS at
+// the same time (the mirror's messages are planned first, then sent while
+// the maps are written: the kernel serves them in the sending thread, so
+// on two CPUs the two overlap); once the maps are written it asks the
+// kernel to resolve the neighbours of new direct-routing reals, so the
+// datapath finds their MACs. When the maps cannot be committed they stay
+// as they were, and kernel IPVS is put back to what they hold.
 func (s *Store) Commit(cfg *maps.Config) error {
 	if s.Mirror != nil && !s.Mirror.Seeded() {
 		if _, err := s.Load(); err != nil {
@@ -93,16 +98,45 @@ func (s *Store) Commit(cfg *maps.Config) error {
 		}
 	}
 	fresh := newDRReals(cfg) // before Commit gives them IDs
-	if err := s.BPFStore.Commit(cfg); err != nil {
+	var (
+		sending *ipvs.Sending
+		merr    error
+	)
+	if s.Mirror != nil {
+		sending, merr = s.Mirror.Start(cfg)
+	}
+	err := s.BPFStore.Commit(cfg)
+	var neigh sync.WaitGroup
+	if err == nil {
+		neigh.Add(1)
+		go func() { defer neigh.Done(); resolveNeighbours(fresh) }()
+	}
+	if sending != nil {
+		merr = sending.Wait()
+	}
+	neigh.Wait()
+	if err != nil {
+		if sending != nil {
+			s.unmirror()
+		}
 		return err
 	}
-	resolveNeighbours(fresh)
-	if s.Mirror != nil {
-		if err := s.Mirror.Apply(cfg); err != nil {
-			s.MirrorErr(fmt.Errorf("the maps are changed, kernel IPVS is not (see xvsadm status; xvsadm sync re-applies): %w", err))
-		}
+	if merr != nil {
+		s.MirrorErr(fmt.Errorf("the maps are changed, kernel IPVS is not (see xvsadm status; xvsadm sync re-applies): %w", merr))
 	}
 	return nil
+}
+
+// unmirror puts kernel IPVS back to what the maps hold, after a commit
+// that changed the kernel but not the maps.
+func (s *Store) unmirror() {
+	cfg, err := s.BPFStore.Load()
+	if err == nil {
+		err = s.Mirror.Apply(cfg)
+	}
+	if err != nil {
+		s.MirrorErr(fmt.Errorf("the maps are unchanged, kernel IPVS may not be (see xvsadm status; xvsadm sync re-applies): %w", err))
+	}
 }
 
 // Close releases the maps, the lock and the mirror's netlink socket.

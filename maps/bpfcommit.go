@@ -509,6 +509,14 @@ type tableJob struct {
 // buildTables runs buildTable for every job, on all CPUs (a Maglev table
 // costs tens of microseconds to compute).
 func (s *BPFStore) buildTables(jobs []tableJob) error {
+	var mem *tableMem
+	if len(jobs) > 0 && s.mhSize > 0 {
+		var err error
+		if mem, err = newTableMem(len(jobs), s.mhSize*tableStride); err != nil {
+			return err
+		}
+		defer mem.close()
+	}
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
@@ -517,7 +525,7 @@ func (s *BPFStore) buildTables(jobs []tableJob) error {
 			defer wg.Done()
 			for i := range next {
 				j := &jobs[i]
-				j.tab, j.del, j.err = s.buildTable(j.o, j.e)
+				j.tab, j.del, j.err = s.buildTable(j.o, j.e, mem, i)
 			}
 		}()
 	}
@@ -537,7 +545,8 @@ func (s *BPFStore) buildTables(jobs []tableJob) error {
 // buildTable builds e's scheduler table (sched.go) in a new inner map, for
 // apply to swap in whole. It returns nil when the table stays as it is, and
 // del when the service's table must go.
-func (s *BPFStore) buildTable(o, e *ServiceEntry) (tab *ebpf.Map, del bool, err error) {
+// Tables written through a mapping go to slot i of mem.
+func (s *BPFStore) buildTable(o, e *ServiceEntry, mem *tableMem, i int) (tab *ebpf.Map, del bool, err error) {
 	if !hasTable(e.Sched) {
 		return nil, o != nil && hasTable(o.Sched), nil
 	}
@@ -559,7 +568,7 @@ func (s *BPFStore) buildTable(o, e *ServiceEntry) (tab *ebpf.Map, del bool, err 
 	if err != nil {
 		return nil, false, fmt.Errorf("create mh table: %w", err)
 	}
-	if err := fillTable(inner, table); err != nil {
+	if err := fillTable(inner, table, mem, i); err != nil {
 		inner.Close()
 		return nil, false, fmt.Errorf("fill mh table: %w", err)
 	}
@@ -572,11 +581,14 @@ func (s *BPFStore) buildTable(o, e *ServiceEntry) (tab *ebpf.Map, del bool, err 
 // whole array (one TLB shootdown per table) costs more than a short write.
 const smallTable = 1024
 
+// tableStride is how far apart the kernel lays out the __u32 values of an array.
+const tableStride = 8
+
 // fillTable writes table into a new (not yet visible) mmapable array of
 // __u32, which the kernel created zeroed: only the slots up to the last
 // non-zero one are written, with one batch update when they are few, else
-// through a shared mapping (the kernel lays array values out 8 bytes apart).
-func fillTable(m *ebpf.Map, table []uint32) error {
+// through a mapping in slot i of mem (or, without mem, its own mapping).
+func fillTable(m *ebpf.Map, table []uint32, mem *tableMem, i int) error {
 	n := len(table)
 	for n > 0 && table[n-1] == 0 {
 		n--
@@ -586,25 +598,37 @@ func fillTable(m *ebpf.Map, table []uint32) error {
 	}
 	if n <= smallTable {
 		keys := make([]uint32, n)
-		for i := range keys {
-			keys[i] = uint32(i)
+		for k := range keys {
+			keys[k] = uint32(k)
 		}
 		if _, err := m.BatchUpdate(keys, table[:n], nil); err != nil {
 			return fmt.Errorf("batch update: %w", err)
 		}
 		return nil
 	}
-	const stride = 8
-	size := n * stride
+	size := n * tableStride
+	if mem != nil {
+		b, err := mem.mapTable(i, m, size)
+		if err != nil {
+			return err
+		}
+		putTable(b, table[:n])
+		return nil
+	}
 	page := os.Getpagesize()
-	mem, err := unix.Mmap(m.FD(), 0, (size+page-1)/page*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	b, err := unix.Mmap(m.FD(), 0, (size+page-1)/page*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("mmap: %w", err)
 	}
-	for i, v := range table[:n] {
-		binary.LittleEndian.PutUint32(mem[i*stride:], v)
+	putTable(b, table[:n])
+	return unix.Munmap(b)
+}
+
+// putTable writes table's values tableStride bytes apart.
+func putTable(b []byte, table []uint32) {
+	for i, v := range table {
+		binary.LittleEndian.PutUint32(b[i*tableStride:], v)
 	}
-	return unix.Munmap(mem)
 }
 
 // swapTables puts the tables fds into xvs_mh at ids. Kernels before 6.8

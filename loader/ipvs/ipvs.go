@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 
@@ -50,7 +51,14 @@ func Open() (*Mirror, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to kernel IPVS: %w", err)
 	}
-	m := New(c)
+	p, nc, err := openPipe()
+	if err != nil {
+		if cl, ok := c.(io.Closer); ok {
+			cl.Close()
+		}
+		return nil, fmt.Errorf("connect to kernel IPVS: %w", err)
+	}
+	m := New(&kernelClient{Client: c, p: p, nc: nc})
 	m.zero = zeroCounters
 	return m, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
 	cfipvs "github.com/cloudflare/ipvs"
 	"golang.org/x/sys/unix"
@@ -143,125 +142,6 @@ func (m *Mirror) Read() (*maps.Config, error) {
 
 func stats(s *cfipvs.Stats) maps.Stats {
 	return maps.Stats{Conns: s.Connections, InPkts: s.IncomingPackets, OutPkts: s.OutgoingPackets, InBytes: s.IncomingBytes, OutBytes: s.OutgoingBytes}
-}
-
-// Apply makes the kernel's table equal cfg, with the fewest netlink
-// messages, diffing against the seeded table (or, unseeded, the kernel's
-// as read once): services the table has and cfg lacks are removed, new ones
-// created with their reals in cfg's order (oldest first, so the kernel
-// lists them as xvs does), changed ones updated. It goes on after an error
-// and returns them all.
-func (m *Mirror) Apply(cfg *maps.Config) error {
-	if err := m.load(); err != nil {
-		return err
-	}
-	// The table changes only where the kernel accepted a change, so what
-	// failed is tried again by the next Apply.
-	var errs []error
-	fail := func(err error) { errs = append(errs, err) }
-	want := make(map[svcKey]bool, len(cfg.Services))
-	for _, e := range cfg.Services {
-		v := serviceOf(&e.Service)
-		want[keyOf(&v)] = true
-	}
-	for _, k := range m.order {
-		if want[k] {
-			continue
-		}
-		ks := m.table[k]
-		if err := m.c.RemoveService(ks.svc); err != nil && !gone(err) {
-			fail(fmt.Errorf("kernel IPVS: remove service %s: %w", name(&ks.svc), err))
-			continue
-		}
-		delete(m.table, k)
-	}
-	if len(m.table) != len(m.order) {
-		m.order = slices.DeleteFunc(m.order, func(k svcKey) bool { return m.table[k] == nil })
-	}
-	for _, e := range cfg.Services {
-		if err := m.applyService(e); err != nil {
-			fail(err)
-		}
-	}
-	if m.cfg != nil {
-		t := cfipvs.Config{TCPTimeout: cfg.Timeouts.TCP, TCPFinTimeout: cfg.Timeouts.TCPFin, UDPTimeout: cfg.Timeouts.UDP}
-		if t != *m.cfg {
-			if err := m.c.SetConfig(t); err != nil {
-				fail(fmt.Errorf("kernel IPVS: set timeouts: %w", err))
-			} else {
-				m.cfg = &t
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// applyService makes one kernel service equal e.
-func (m *Mirror) applyService(e *maps.ServiceEntry) error {
-	v := serviceOf(&e.Service)
-	k := keyOf(&v)
-	ks := m.table[k]
-	if ks == nil {
-		err := m.c.CreateService(v)
-		if errors.Is(err, unix.EEXIST) {
-			err = m.c.UpdateService(v) // made by another tool: take it over
-		}
-		if err != nil {
-			return fmt.Errorf("kernel IPVS: create service %s: %w", name(&v), err)
-		}
-		ks = &kService{svc: v, dests: map[destKey]cfipvs.Destination{}}
-		m.table[k] = ks
-		m.order = append(m.order, k)
-	} else if !sameSettings(&ks.svc, &v) {
-		if err := m.c.UpdateService(v); err != nil {
-			return fmt.Errorf("kernel IPVS: update service %s: %w", name(&v), err)
-		}
-		ks.svc = v
-	}
-	var errs []error
-	want := make(map[destKey]bool, len(e.Dests))
-	for _, d := range e.Dests {
-		want[destKey{d.Addr.Unmap(), d.Port}] = true
-	}
-	for _, dk := range ks.order {
-		if want[dk] {
-			continue
-		}
-		if err := m.c.RemoveDestination(ks.svc, ks.dests[dk]); err != nil && !gone(err) {
-			errs = append(errs, fmt.Errorf("kernel IPVS: remove real %s from %s: %w", dk.addr, name(&v), err))
-			continue
-		}
-		delete(ks.dests, dk)
-	}
-	if len(ks.dests) != len(ks.order) {
-		ks.order = slices.DeleteFunc(ks.order, func(dk destKey) bool { _, ok := ks.dests[dk]; return !ok })
-	}
-	for _, d := range e.Dests {
-		dv := destOf(&d.Dest)
-		dk := destKey{dv.Address, dv.Port}
-		old, ok := ks.dests[dk]
-		switch {
-		case !ok:
-			err := m.c.CreateDestination(ks.svc, dv)
-			if errors.Is(err, unix.EEXIST) {
-				err = m.c.UpdateDestination(ks.svc, dv)
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("kernel IPVS: add real %s to %s: %w", dv.Address, name(&v), err))
-				continue
-			}
-			ks.order = append(ks.order, dk)
-		case !sameDest(&old, &dv):
-			if err := m.c.UpdateDestination(ks.svc, dv); err != nil {
-				errs = append(errs, fmt.Errorf("kernel IPVS: edit real %s of %s: %w", dv.Address, name(&v), err))
-				continue
-			}
-		default:
-			continue
-		}
-		ks.dests[dk] = dv
-	}
-	return errors.Join(errs...)
 }
 
 // Zero zeroes the kernel's counters of one service, or of all when svc is nil.

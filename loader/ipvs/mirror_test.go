@@ -55,6 +55,9 @@ func (f *fakeKernel) Destinations(s cfipvs.Service) ([]cfipvs.DestinationExtende
 
 func (f *fakeKernel) CreateService(s cfipvs.Service) error {
 	f.calls = append(f.calls, "create "+name(&s))
+	if s.Scheduler == "bogus" {
+		return unix.ENOENT // no such scheduler module
+	}
 	if f.find(s) >= 0 {
 		return unix.EEXIST
 	}
@@ -317,5 +320,72 @@ func TestConvert(t *testing.T) {
 	v := destOf(&d)
 	if got := modelDest(&v); got != d {
 		t.Errorf("dest round trip: %+v -> %+v", d, got)
+	}
+}
+
+// batchKernel is fakeKernel behind a pipelined client: every op of a batch
+// reaches the kernel, whatever failed before it.
+type batchKernel struct {
+	*fakeKernel
+	batches int
+}
+
+func (b *batchKernel) do(ops []op) []error {
+	b.batches++
+	errs := make([]error, len(ops))
+	for i := range ops {
+		errs[i] = call(b.fakeKernel, &ops[i])
+	}
+	return errs
+}
+
+// TestApplyBatch: pipelined, a failed service reports once (its reals'
+// failures are its own), takeovers after EEXIST go in a second batch, and
+// the table records only what the kernel took.
+func TestApplyBatch(t *testing.T) {
+	f := newFake()
+	taken := tcp("10.0.0.1:80")
+	taken.Sched = "rr"
+	f.svcs = append(f.svcs, serviceOf(&taken)) // made by another tool, with one of the reals
+	f.dests[keyOf(&f.svcs[0])] = []cfipvs.Destination{destOf(&[]maps.Dest{dr("10.1.0.1:80", 9)}[0])}
+	b := &batchKernel{fakeKernel: f}
+	m := New(b)
+	m.Seed(config(t))
+	bogus := func(c *maps.Config) error {
+		s := tcp("10.0.0.2:80")
+		s.Sched = "bogus"
+		_, err := c.AddService(s)
+		return err
+	}
+	after := config(t, addSvc("10.0.0.1:80"), addDest("10.0.0.1:80", "10.1.0.1:80", 1), addDest("10.0.0.1:80", "10.1.0.2:80", 1),
+		bogus, addDest("10.0.0.2:80", "10.1.0.3:80", 1))
+	err := m.Apply(after)
+	if err == nil || strings.Count(err.Error(), "kernel IPVS:") != 1 || !strings.Contains(err.Error(), "create service TCP 10.0.0.2:80") {
+		t.Errorf("Apply: %v, want one error, for creating TCP 10.0.0.2:80", err)
+	}
+	wantCalls := []string{
+		"create TCP 10.0.0.1:80", "add TCP 10.0.0.1:80 10.1.0.1:80", "add TCP 10.0.0.1:80 10.1.0.2:80",
+		"create TCP 10.0.0.2:80", "add TCP 10.0.0.2:80 10.1.0.3:80",
+		"update TCP 10.0.0.1:80", "edit TCP 10.0.0.1:80 10.1.0.1:80",
+	}
+	if !slices.Equal(f.calls, wantCalls) || b.batches != 2 {
+		t.Errorf("calls in %d batches:\n got %q\nwant %q", b.batches, f.calls, wantCalls)
+	}
+	k, _ := m.Read()
+	want := []string{"TCP 10.0.0.2:80: in the maps, not in kernel IPVS"}
+	if d := Diff(after, k); !slices.Equal(d, want) {
+		t.Errorf("drift: %q, want %q", d, want)
+	}
+	// The next Apply sends only what failed.
+	f.calls = nil
+	after.Services[1].Sched = "rr"
+	if err := m.Apply(after); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"create TCP 10.0.0.2:80", "add TCP 10.0.0.2:80 10.1.0.3:80"}; !slices.Equal(f.calls, want) {
+		t.Errorf("second apply:\n got %q\nwant %q", f.calls, want)
+	}
+	if k, _ = m.Read(); len(Diff(after, k)) != 0 {
+		t.Errorf("drift after the second apply: %q", Diff(after, k))
 	}
 }
