@@ -105,7 +105,7 @@ func (m *Mirror) record(ch *change) {
 		m.table[k] = ch.ks
 		m.order = append(m.order, k)
 	case cmdSetService:
-		ch.ks.svc = ch.svc
+		ch.ks.svc, ch.ks.pe = ch.svc, ch.pe
 	case cmdDelDest:
 		delete(ch.ks.dests, dk)
 	case cmdNewDest:
@@ -128,7 +128,7 @@ func (o *op) removes() bool { return o.cmd == cmdDelService || o.cmd == cmdDelDe
 func (o *op) takeover() (op, bool) {
 	switch o.cmd {
 	case cmdNewService:
-		return op{cmd: cmdSetService, svc: o.svc}, true
+		return op{cmd: cmdSetService, svc: o.svc, pe: o.pe}, true
 	case cmdNewDest:
 		return op{cmd: cmdSetDest, svc: o.svc, dest: o.dest}, true
 	}
@@ -189,12 +189,12 @@ func (m *Mirror) planService(chs []change, e *maps.ServiceEntry) []change {
 	parent := -1
 	switch {
 	case ks == nil:
-		ks = &kService{svc: v, dests: make(map[destKey]cfipvs.Destination, len(e.Dests))}
+		ks = &kService{svc: v, pe: e.PE, dests: make(map[destKey]cfipvs.Destination, len(e.Dests))}
 		parent = len(chs)
-		chs = append(chs, change{op: op{cmd: cmdNewService, svc: v}, ks: ks, parent: -1})
-	case !sameSettings(&ks.svc, &v):
+		chs = append(chs, change{op: op{cmd: cmdNewService, svc: v, pe: e.PE}, ks: ks, parent: -1})
+	case !sameSettings(&ks.svc, &v) || ks.pe != e.PE:
 		parent = len(chs)
-		chs = append(chs, change{op: op{cmd: cmdSetService, svc: v}, ks: ks, parent: -1})
+		chs = append(chs, change{op: op{cmd: cmdSetService, svc: v, pe: e.PE}, ks: ks, parent: -1})
 	}
 	var want map[destKey]bool
 	if len(ks.order) > 0 {
@@ -269,7 +269,8 @@ func (m *Mirror) run(chs []change) {
 	}
 }
 
-// call sends one op through the library's calls.
+// call sends one op through the library's calls, which send no persistence
+// engine (the kernel client is a batcher: its pipe sends o.pe).
 func call(c Client, o *op) error {
 	switch o.cmd {
 	case cmdNewService:

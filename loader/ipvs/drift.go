@@ -39,8 +39,8 @@ func Diff(mapsCfg, kernel *maps.Config) []string {
 			continue
 		}
 		kv := serviceOf(&ke.Service)
-		if !sameSettings(&v, &kv) {
-			out = append(out, fmt.Sprintf("%s: settings differ (maps: %s; kernel: %s)", name(&v), settings(&v), settings(&kv)))
+		if !sameSettings(&v, &kv) || e.PE != ke.PE {
+			out = append(out, fmt.Sprintf("%s: settings differ (maps: %s; kernel: %s)", name(&v), settings(&v, e.PE), settings(&kv, ke.PE)))
 		}
 		kd := map[destKey]*maps.DestEntry{}
 		for _, d := range ke.Dests {
@@ -81,13 +81,16 @@ func Diff(mapsCfg, kernel *maps.Config) []string {
 	return out
 }
 
-func settings(v *cfipvs.Service) string {
+func settings(v *cfipvs.Service, pe string) string {
 	s := fmt.Sprintf("scheduler %s, flags %#x", v.Scheduler, uint32(v.Flags&^cfipvs.ServiceHashed))
 	if v.Flags&cfipvs.ServicePersistent != 0 {
 		s += fmt.Sprintf(", timeout %d", v.Timeout)
 	}
 	if b := v.Netmask.Bits(); b >= 0 {
 		s += fmt.Sprintf(", netmask /%d", b)
+	}
+	if pe != "" {
+		s += ", pe " + pe
 	}
 	return s
 }

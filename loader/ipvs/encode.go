@@ -25,10 +25,11 @@ const (
 	cmdAttrTimeoutTCPFin = 5 // u32
 	cmdAttrTimeoutUDP    = 6 // u32
 
-	svcAttrSchedName = 6 // NUL-terminated string
-	svcAttrFlags     = 7 // struct ip_vs_flags: flags, mask (u32 each, host order)
-	svcAttrTimeout   = 8 // u32
-	svcAttrNetmask   = 9 // u32: an IPv4 mask in network order, or an IPv6 prefix length
+	svcAttrSchedName = 6  // NUL-terminated string
+	svcAttrFlags     = 7  // struct ip_vs_flags: flags, mask (u32 each, host order)
+	svcAttrTimeout   = 8  // u32
+	svcAttrNetmask   = 9  // u32: an IPv4 mask in network order, or an IPv6 prefix length
+	svcAttrPEName    = 11 // NUL-terminated string: the persistence engine (absent: none)
 
 	destAttrAddr      = 1  // 4 or 16 bytes
 	destAttrPort      = 2  // u16, network order
@@ -46,6 +47,7 @@ const (
 type op struct {
 	cmd  uint8
 	svc  cfipvs.Service
+	pe   string             // svc's persistence engine ("" none): cmdNewService, cmdSetService
 	dest cfipvs.Destination // cmdNewDest, cmdSetDest, cmdDelDest
 	cfg  cfipvs.Config      // cmdSetConfig
 }
@@ -56,10 +58,12 @@ type op struct {
 func (o *op) appendTo(b []byte) ([]byte, error) {
 	b = append(b, o.cmd, genlVersion, 0, 0) // struct genlmsghdr
 	switch o.cmd {
-	case cmdNewService, cmdSetService, cmdDelService:
-		b = appendService(b, &o.svc)
+	case cmdNewService, cmdSetService:
+		b = appendService(b, &o.svc, o.pe)
+	case cmdDelService:
+		b = appendService(b, &o.svc, "")
 	case cmdNewDest, cmdSetDest, cmdDelDest:
-		b = appendService(b, &o.svc)
+		b = appendService(b, &o.svc, "")
 		b = appendDest(b, &o.dest)
 	case cmdSetConfig:
 		b = appendU32(b, cmdAttrTimeoutTCP, o.cfg.TCPTimeout)
@@ -74,8 +78,11 @@ func (o *op) appendTo(b []byte) ([]byte, error) {
 // appendService appends IPVS_CMD_ATTR_SERVICE (nested, without
 // NLA_F_NESTED, as the library and ipvsadm send it): the key (fwmark, or
 // protocol, address and port) and the settings, which the kernel requires
-// in every service message.
-func appendService(b []byte, s *cfipvs.Service) []byte {
+// in every service message. pe is the persistence engine: the kernel
+// sets a service's engine from every create and update, dropping it when
+// the attribute is absent (as ipvsadm omits it for none), so an update
+// resends it.
+func appendService(b []byte, s *cfipvs.Service, pe string) []byte {
 	start := len(b)
 	b = appendAttr(b, cmdAttrService, nil)
 	b = appendU16(b, svcAttrAf, uint16(s.Family))
@@ -85,6 +92,9 @@ func appendService(b []byte, s *cfipvs.Service) []byte {
 	binary.NativeEndian.PutUint32(flags[4:], 0xffffffff) // mask: every flag is set or cleared
 	b = appendAttr(b, svcAttrFlags, flags[:])
 	b = appendU32(b, svcAttrTimeout, s.Timeout)
+	if pe != "" {
+		b = appendAttr(b, svcAttrPEName, append([]byte(pe), 0))
+	}
 	switch {
 	case s.Netmask.Is4():
 		b = appendAttr(b, svcAttrNetmask, s.Netmask.AsSlice())

@@ -81,6 +81,7 @@ type destKey struct {
 // kService is one kernel service as the mirror knows it.
 type kService struct {
 	svc   cfipvs.Service
+	pe    string // persistence engine ("" none)
 	dests map[destKey]cfipvs.Destination
 	order []destKey // kernel dump order
 }

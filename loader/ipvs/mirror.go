@@ -43,6 +43,10 @@ func (m *Mirror) load() error {
 	if err != nil {
 		return fmt.Errorf("read kernel IPVS services: %w", err)
 	}
+	pes, err := peNames(m.c)
+	if err != nil {
+		return fmt.Errorf("read kernel IPVS services: %w", err)
+	}
 	table := make(map[svcKey]*kService, len(svcs))
 	var order []svcKey
 	for i := range svcs {
@@ -51,13 +55,13 @@ func (m *Mirror) load() error {
 		if err != nil {
 			return fmt.Errorf("read kernel IPVS destinations: %w", err)
 		}
-		ks := &kService{svc: s, dests: make(map[destKey]cfipvs.Destination, len(ds))}
-		for _, d := range ds {
-			k := destKey{d.Address.Unmap(), d.Port}
-			ks.dests[k] = d.Destination
-			ks.order = append(ks.order, k)
-		}
 		k := keyOf(&s)
+		ks := &kService{svc: s, pe: pes[k], dests: make(map[destKey]cfipvs.Destination, len(ds))}
+		for _, d := range ds {
+			dk := destKey{d.Address.Unmap(), d.Port}
+			ks.dests[dk] = d.Destination
+			ks.order = append(ks.order, dk)
+		}
 		table[k] = ks
 		order = append(order, k)
 	}
@@ -78,7 +82,7 @@ func (m *Mirror) Seed(cfg *maps.Config) {
 	m.order = m.order[:0]
 	for _, e := range cfg.Services {
 		v := serviceOf(&e.Service)
-		ks := &kService{svc: v, dests: make(map[destKey]cfipvs.Destination, len(e.Dests))}
+		ks := &kService{svc: v, pe: e.PE, dests: make(map[destKey]cfipvs.Destination, len(e.Dests))}
 		for _, d := range e.Dests {
 			dv := destOf(&d.Dest)
 			dk := destKey{dv.Address, dv.Port}
@@ -114,6 +118,10 @@ func (m *Mirror) Read() (*maps.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read kernel IPVS services: %w", err)
 	}
+	pes, err := peNames(m.c)
+	if err != nil {
+		return nil, fmt.Errorf("read kernel IPVS services: %w", err)
+	}
 	c, err := m.c.Config()
 	if err != nil {
 		return nil, fmt.Errorf("read kernel IPVS timeouts: %w", err)
@@ -126,6 +134,7 @@ func (m *Mirror) Read() (*maps.Config, error) {
 			return nil, fmt.Errorf("read kernel IPVS destinations: %w", err)
 		}
 		e := &maps.ServiceEntry{Service: modelService(&s.Service), Stats: stats(&s.Stats64)}
+		e.PE = pes[keyOf(&s.Service)]
 		for j := len(ds) - 1; j >= 0; j-- {
 			d := &ds[j]
 			de := &maps.DestEntry{

@@ -62,7 +62,7 @@ want() {
 }
 want crc32c_generic
 for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_vs_dh ip_vs_sh \
-	ip_vs_sed ip_vs_nq ip_vs_mh ip_vs_fo ip_vs_ovf nf_nat veth ipip ip6_tunnel \
+	ip_vs_sed ip_vs_nq ip_vs_mh ip_vs_fo ip_vs_ovf nf_conntrack_sip ip_vs_pe_sip nf_nat veth ipip ip6_tunnel \
 	xfrm_user nfnetlink bridge; do
 	want "$m"
 done
