@@ -57,32 +57,47 @@ static __always_inline int xvs_nexthop(struct xdp_md *ctx, const struct xvs_pkt 
 }
 
 /*
+ * xvs_send_to sets the frame's MACs and sends it out of ifindex: XDP_TX when
+ * that is the ingress interface, else a devmap redirect, which must be an
+ * attached interface (in xvs_tx_ports) or the frame passes to the kernel
+ * untouched. bpf_redirect_map itself says whether ifindex is there (it
+ * returns its flags' action, XDP_PASS, when not), so the frame needs no
+ * separate xvs_tx_ports lookup: a helper call less, on every kernel. It
+ * only records the target; the frame leaves after the program returns.
+ */
+static __always_inline int xvs_send_to(struct xdp_md *ctx, __u32 ifindex, const __u8 *dmac, const __u8 *smac)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	int ret = XDP_TX;
+
+	if ((void *)(eth + 1) > end)
+		return xvs_verdict(XVS_V_PASS_MALFORMED, XDP_PASS);
+	if (ifindex != ctx->ingress_ifindex) {
+		ret = bpf_redirect_map(&xvs_tx_ports, ifindex, XDP_PASS);
+		if (ret != XDP_REDIRECT)
+			return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
+	}
+	__builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, smac, ETH_ALEN);
+	return ret;
+}
+
+/*
  * xvs_fwd_dr sends the frame unchanged but for its MACs to the real: XDP_TX
  * when the real is reached through the ingress interface, a devmap redirect
  * when through another attached one.
  */
 static __always_inline int xvs_fwd_dr(struct xdp_md *ctx, const struct xvs_pkt *p, const struct xvs_dst *d, __u64 now)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
 	struct xvs_nexthop *nh = NULL;
-	__u32 ifindex;
 	int ret;
 
 	ret = xvs_nexthop(ctx, p, d, now, &nh);
 	if (ret != XVS_CONTINUE)
 		return ret;
-	ifindex = nh->ifindex;
-	if (ifindex != ctx->ingress_ifindex && !bpf_map_lookup_elem(&xvs_tx_ports, &ifindex))
-		return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
-	if ((void *)(eth + 1) > end)
-		return xvs_verdict(XVS_V_PASS_MALFORMED, XDP_PASS);
-	__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
-	if (ifindex == ctx->ingress_ifindex)
-		return XDP_TX;
-	return bpf_redirect_map(&xvs_tx_ports, ifindex, XDP_PASS);
+	return xvs_send_to(ctx, nh->ifindex, nh->dmac, nh->smac);
 }
 
 #include "nat.h" /* uses xvs_nexthop */

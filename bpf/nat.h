@@ -139,24 +139,6 @@ static __always_inline int xvs_nat_rewrite(struct xdp_md *ctx, const struct xvs_
 	return XVS_CONTINUE;
 }
 
-/* xvs_send_to sets the frame's MACs and sends it out of ifindex. */
-static __always_inline int xvs_send_to(struct xdp_md *ctx, __u32 ifindex, const __u8 *dmac, const __u8 *smac)
-{
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-
-	if (ifindex != ctx->ingress_ifindex && !bpf_map_lookup_elem(&xvs_tx_ports, &ifindex))
-		return xvs_verdict(XVS_V_PASS_FIB, XDP_PASS);
-	if ((void *)(eth + 1) > end)
-		return xvs_verdict(XVS_V_PASS_MALFORMED, XDP_PASS);
-	__builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, smac, ETH_ALEN);
-	if (ifindex == ctx->ingress_ifindex)
-		return XDP_TX;
-	return bpf_redirect_map(&xvs_tx_ports, ifindex, XDP_PASS);
-}
-
 /*
  * xvs_fwd_nat sends a client's packet to a NAT real: destination address
  * and port become the real's, as ip_vs_nat_xmit does, and the reply's
