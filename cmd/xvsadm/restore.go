@@ -98,14 +98,19 @@ func (rr *ruleReader) next(argv0 string) ([]string, int, bool) {
 // carried out in turn; a failed change is reported and the next line
 // read, but what makes ipvsadm exit (a bad option, a bad value) ends the
 // restore there. The exit status is the last line's.
+// restoreMemLimit is a restore's soft heap limit (runtime/debug).
+const restoreMemLimit = 96 << 20
+
 func (s *session) restore(argv0 string, readingStdin bool) error {
 	if readingStdin {
 		return tryHelp(argv0)
 	}
 	// What a rule file builds (the configuration, the mirror's messages)
 	// lives until the commit: collecting each time the heap doubles cost
-	// about a fifth of a restore's CPU time.
+	// about a fifth of a restore's CPU time. The soft memory limit makes it
+	// collect as needed above restoreMemLimit, bounding the peak.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(restoreMemLimit))
 	if s.o.atomic {
 		return s.restoreAtomic(argv0)
 	}
