@@ -15,16 +15,7 @@ import (
 // and the balancer's kernel must forward nothing.
 func TestDirectRoutingIperf(t *testing.T) {
 	requireXvsadm(t)
-	for _, vip := range []netip.Addr{topo.VIP4, topo.VIP6} {
-		fam := "IPv4"
-		if vip.Is6() {
-			fam = "IPv6"
-		}
-		t.Run(fam, func(t *testing.T) {
-			t.Parallel()
-			testDirectRoutingIperf(t, vip)
-		})
-	}
+	eachFamily(t, testDirectRoutingIperf)
 }
 
 func testDirectRoutingIperf(t *testing.T, vip netip.Addr) {

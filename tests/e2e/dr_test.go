@@ -20,11 +20,8 @@ import (
 // of weight 0, and give forwarding back to the kernel on detach.
 func TestDirectRouting(t *testing.T) {
 	requireXvsadm(t)
-	for _, vip := range []netip.Addr{topo.VIP4, topo.VIP6} {
-		fam := "IPv4"
-		if vip.Is6() {
-			fam = "IPv6"
-		}
+	for _, f := range families {
+		fam, vip := f.name, f.vip
 		for _, mode := range []struct {
 			name string
 			want topo.XDPMode

@@ -20,16 +20,7 @@ import (
 // forwarded as it is and match no socket of the client's. IPv4 and IPv6.
 func TestNATICMP(t *testing.T) {
 	requireXvsadm(t)
-	for _, vip := range []netip.Addr{topo.VIP4, topo.VIP6} {
-		fam := "IPv4"
-		if vip.Is6() {
-			fam = "IPv6"
-		}
-		t.Run(fam, func(t *testing.T) {
-			t.Parallel()
-			testNATICMP(t, vip)
-		})
-	}
+	eachFamily(t, testNATICMP)
 }
 
 func testNATICMP(t *testing.T, vip netip.Addr) {

@@ -19,16 +19,7 @@ import (
 // forwards nothing.
 func TestNAT(t *testing.T) {
 	requireXvsadm(t)
-	for _, vip := range []netip.Addr{topo.VIP4, topo.VIP6} {
-		fam := "IPv4"
-		if vip.Is6() {
-			fam = "IPv6"
-		}
-		t.Run(fam, func(t *testing.T) {
-			t.Parallel()
-			testNAT(t, vip)
-		})
-	}
+	eachFamily(t, testNAT)
 }
 
 func testNAT(t *testing.T, vip netip.Addr) {

@@ -17,16 +17,7 @@ import (
 // one template per source with port 0 on every side, as IPVS does.
 func TestPort0Persistent(t *testing.T) {
 	requireXvsadm(t)
-	for _, vip := range []netip.Addr{topo.VIP4, topo.VIP6} {
-		fam := "IPv4"
-		if vip.Is6() {
-			fam = "IPv6"
-		}
-		t.Run(fam, func(t *testing.T) {
-			t.Parallel()
-			testPort0Persistent(t, vip)
-		})
-	}
+	eachFamily(t, testPort0Persistent)
 }
 
 func testPort0Persistent(t *testing.T, vip netip.Addr) {

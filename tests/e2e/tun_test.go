@@ -21,11 +21,8 @@ import (
 // through the decapsulation program.
 func TestTunnel(t *testing.T) {
 	requireXvsadm(t)
-	for _, vip := range []netip.Addr{topo.VIP4, topo.VIP6} {
-		fam := "IPv4"
-		if vip.Is6() {
-			fam = "IPv6"
-		}
+	for _, f := range families {
+		fam, vip := f.name, f.vip
 		for _, tun := range []struct {
 			name string
 			args []string
