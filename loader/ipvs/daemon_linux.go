@@ -21,16 +21,11 @@ func OpenDaemons() (*Daemons, error) {
 	if !Present() {
 		return nil, ErrNotPresent
 	}
-	c, err := genetlink.Dial(nil)
+	c, family, err := dialIPVS()
 	if err != nil {
-		return nil, fmt.Errorf("connect to kernel IPVS: %w", err)
+		return nil, err
 	}
-	f, err := c.GetFamily(genlName)
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("connect to kernel IPVS: family %s: %w", genlName, err)
-	}
-	return &Daemons{c: c, family: f.ID}, nil
+	return &Daemons{c: c, family: family}, nil
 }
 
 // Close closes the netlink socket.

@@ -12,6 +12,9 @@ import (
 // timeouts: the messages the mirror sends (github.com/cloudflare/ipvs
 // keeps its own in an internal package).
 const (
+	genlName    = "IPVS" // the generic netlink family
+	genlVersion = 1
+
 	cmdNewService = 1  // IPVS_CMD_NEW_SERVICE
 	cmdSetService = 2  // IPVS_CMD_SET_SERVICE
 	cmdDelService = 3  // IPVS_CMD_DEL_SERVICE
@@ -19,12 +22,19 @@ const (
 	cmdSetDest    = 6  // IPVS_CMD_SET_DEST
 	cmdDelDest    = 7  // IPVS_CMD_DEL_DEST
 	cmdSetConfig  = 12 // IPVS_CMD_SET_CONFIG
+	cmdZero       = 16 // IPVS_CMD_ZERO
 
+	cmdAttrService       = 1 // IPVS_CMD_ATTR_SERVICE: nested IPVS_SVC_ATTR_*
 	cmdAttrDest          = 2 // IPVS_CMD_ATTR_DEST: nested IPVS_DEST_ATTR_*
 	cmdAttrTimeoutTCP    = 4 // u32
 	cmdAttrTimeoutTCPFin = 5 // u32
 	cmdAttrTimeoutUDP    = 6 // u32
 
+	svcAttrAf        = 1  // u16
+	svcAttrProto     = 2  // u16
+	svcAttrAddr      = 3  // 4 or 16 bytes
+	svcAttrPort      = 4  // u16, network order
+	svcAttrFwmark    = 5  // u32
 	svcAttrSchedName = 6  // NUL-terminated string
 	svcAttrFlags     = 7  // struct ip_vs_flags: flags, mask (u32 each, host order)
 	svcAttrTimeout   = 8  // u32
@@ -103,14 +113,28 @@ func appendService(b []byte, s *cfipvs.Service, pe string) []byte {
 			b = appendU32(b, svcAttrNetmask, uint32(ones))
 		}
 	}
-	if s.FWMark != 0 {
-		b = appendU32(b, svcAttrFwmark, s.FWMark)
-	} else {
-		b = appendU16(b, svcAttrProto, uint16(s.Protocol))
-		b = appendAttr(b, svcAttrAddr, s.Address.AsSlice())
-		b = appendPort(b, svcAttrPort, s.Port)
-	}
+	b = appendKey(b, s)
 	return endNested(b, start)
+}
+
+// appendServiceKey appends IPVS_CMD_ATTR_SERVICE holding the service's
+// family and key only: what IPVS_CMD_ZERO reads.
+func appendServiceKey(b []byte, s *cfipvs.Service) []byte {
+	start := len(b)
+	b = appendAttr(b, cmdAttrService, nil)
+	b = appendU16(b, svcAttrAf, uint16(s.Family))
+	b = appendKey(b, s)
+	return endNested(b, start)
+}
+
+// appendKey appends a service's key: its fwmark, or protocol, address and port.
+func appendKey(b []byte, s *cfipvs.Service) []byte {
+	if s.FWMark != 0 {
+		return appendU32(b, svcAttrFwmark, s.FWMark)
+	}
+	b = appendU16(b, svcAttrProto, uint16(s.Protocol))
+	b = appendAttr(b, svcAttrAddr, s.Address.AsSlice())
+	return appendPort(b, svcAttrPort, s.Port)
 }
 
 // appendDest appends IPVS_CMD_ATTR_DEST: a real's attributes.

@@ -88,3 +88,35 @@ func TestEncode(t *testing.T) {
 		t.Error("encode of command 99: no error")
 	}
 }
+
+// TestAppendServiceKey: IPVS_CMD_ZERO's service attribute holds the family
+// and the key only, byte for byte.
+func TestAppendServiceKey(t *testing.T) {
+	tcp := cfipvs.Service{Family: cfipvs.INET, Protocol: cfipvs.TCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Scheduler: "rr", Timeout: 300}
+	fwm := cfipvs.Service{Family: cfipvs.INET6, FWMark: 7, Scheduler: "rr"}
+	tests := []struct {
+		name string
+		svc  cfipvs.Service
+		want []byte
+	}{
+		{"tcp", tcp, []byte{
+			36, 0, 1, 0, // IPVS_CMD_ATTR_SERVICE, 36 bytes (the inner padding included)
+			6, 0, 1, 0, 2, 0, 0, 0, // af AF_INET
+			6, 0, 2, 0, 6, 0, 0, 0, // protocol TCP
+			8, 0, 3, 0, 10, 0, 0, 1, // address
+			6, 0, 4, 0, 0, 80, 0, 0, // port 80, network order
+		}},
+		{"fwmark", fwm, []byte{
+			20, 0, 1, 0, // IPVS_CMD_ATTR_SERVICE, 20 bytes
+			6, 0, 1, 0, 10, 0, 0, 0, // af AF_INET6
+			8, 0, 5, 0, 7, 0, 0, 0, // fwmark 7
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := appendServiceKey(nil, &tt.svc); !bytes.Equal(got, tt.want) {
+				t.Errorf("appendServiceKey:\n got % x\nwant % x", got, tt.want)
+			}
+		})
+	}
+}
