@@ -127,10 +127,9 @@ func createPinned(dir string, opts Options) (*bpf.XvsObjects, error) {
 var ErrIncompatible = errors.New("state directory was created by an incompatible xvs build (xvsadm upgrade cannot carry its maps over): detach its interfaces, remove it and attach again (connections are dropped), or use another --state")
 
 func loadPinned(dir string) (*bpf.XvsObjects, error) {
-	spec, err := bpf.LoadXvs()
-	if err != nil {
-		return nil, fmt.Errorf("load spec: %w", err)
-	}
+	// The layouts come from a table generated with the bindings: parsing
+	// the embedded ELF would cost more than most commands' own work.
+	var err error
 	var objs bpf.XvsObjects
 	var diffs []string // every map missing or of another layout, named in one error
 	open := func(name string) (*ebpf.Map, error) {
@@ -142,7 +141,7 @@ func loadPinned(dir string) (*bpf.XvsObjects, error) {
 		if err != nil {
 			return nil, fmt.Errorf("load pinned map %s: %w", name, err)
 		}
-		if ms := spec.Maps[name]; ms != nil && (m.Type() != ms.Type || m.KeySize() != ms.KeySize || m.ValueSize() != ms.ValueSize) {
+		if ms, ok := bpf.XvsMapLayouts[name]; ok && (m.Type() != ms.Type || m.KeySize() != ms.KeySize || m.ValueSize() != ms.ValueSize) {
 			diffs = append(diffs, fmt.Sprintf("%s is %s %d/%d, this build's %s %d/%d (type, key/value size)", name, m.Type(), m.KeySize(), m.ValueSize(), ms.Type, ms.KeySize, ms.ValueSize))
 			m.Close()
 			return nil, nil

@@ -87,9 +87,9 @@ func (s *Store) ZeroStats(svc *maps.Service) error {
 // Commit writes cfg to the maps and mirrors the change to kernel IPVS at
 // the same time (the mirror's messages are planned first, then sent while
 // the maps are written: the kernel serves them in the sending thread, so
-// on two CPUs the two overlap); once the maps are written it asks the
-// kernel to resolve the neighbours of new direct-routing reals, so the
-// datapath finds their MACs. When the maps cannot be committed they stay
+// on two CPUs the two overlap); meanwhile it asks the kernel to resolve
+// the neighbours of new direct-routing reals, so the datapath finds their
+// MACs. When the maps cannot be committed they stay
 // as they were, and kernel IPVS is put back to what they hold.
 func (s *Store) Commit(cfg *maps.Config) error {
 	if s.Mirror != nil && !s.Mirror.Seeded() {
@@ -105,12 +105,12 @@ func (s *Store) Commit(cfg *maps.Config) error {
 	if s.Mirror != nil {
 		sending, merr = s.Mirror.Start(cfg)
 	}
-	err := s.BPFStore.Commit(cfg)
+	// Neighbour requests are best effort and harmless if the commit fails:
+	// they go out while the maps are written.
 	var neigh sync.WaitGroup
-	if err == nil {
-		neigh.Add(1)
-		go func() { defer neigh.Done(); resolveNeighbours(fresh) }()
-	}
+	neigh.Add(1)
+	go func() { defer neigh.Done(); resolveNeighbours(fresh) }()
+	err := s.BPFStore.Commit(cfg)
 	if sending != nil {
 		merr = sending.Wait()
 	}

@@ -128,7 +128,11 @@ func (o *op) removes() bool { return o.cmd == cmdDelService || o.cmd == cmdDelDe
 func (o *op) takeover() (op, bool) {
 	switch o.cmd {
 	case cmdNewService:
-		return op{cmd: cmdSetService, svc: o.svc, pe: o.pe}, true
+		s := o.svc
+		if o.sched != "" {
+			s.Scheduler = o.sched // not "none": the service may be serving
+		}
+		return op{cmd: cmdSetService, svc: s, pe: o.pe}, true
 	case cmdNewDest:
 		return op{cmd: cmdSetDest, svc: o.svc, dest: o.dest}, true
 	}
@@ -187,11 +191,16 @@ func (m *Mirror) planService(chs []change, e *maps.ServiceEntry) []change {
 	v := serviceOf(&e.Service)
 	ks := m.table[keyOf(&v)]
 	parent := -1
+	deferred := "" // the scheduler a new service gets once its reals are in
 	switch {
 	case ks == nil:
-		ks = &kService{svc: v, pe: e.PE, dests: make(map[destKey]cfipvs.Destination, len(e.Dests))}
+		create := v
+		if deferScheduler(v.Scheduler, len(e.Dests)) {
+			create.Scheduler, deferred = schedNone, v.Scheduler
+		}
+		ks = &kService{svc: create, pe: e.PE, dests: make(map[destKey]cfipvs.Destination, len(e.Dests))}
 		parent = len(chs)
-		chs = append(chs, change{op: op{cmd: cmdNewService, svc: v, pe: e.PE}, ks: ks, parent: -1})
+		chs = append(chs, change{op: op{cmd: cmdNewService, svc: create, pe: e.PE, sched: deferred}, ks: ks, parent: -1})
 	case !sameSettings(&ks.svc, &v) || ks.pe != e.PE:
 		parent = len(chs)
 		chs = append(chs, change{op: op{cmd: cmdSetService, svc: v, pe: e.PE}, ks: ks, parent: -1})
@@ -218,7 +227,30 @@ func (m *Mirror) planService(chs []change, e *maps.ServiceEntry) []change {
 			chs = append(chs, change{op: op{cmd: cmdSetDest, svc: v, dest: dv}, ks: ks, parent: parent})
 		}
 	}
+	if deferred != "" {
+		chs = append(chs, change{op: op{cmd: cmdSetService, svc: v, pe: e.PE}, ks: ks, parent: parent})
+	}
 	return chs
+}
+
+// schedNone is the kernel's name for a service without a scheduler: it
+// schedules no new connection (they are refused, as before the service
+// existed), and the kernel keeps no table for it.
+const schedNone = "none"
+
+// deferScheduler reports whether a new service of scheduler sched with
+// nreal reals is created without a scheduler and given sched after its
+// reals are in. The table schedulers rebuild their whole table on every
+// real added (ip_vs_mh.c's 4,093-slot Maglev table, ip_vs_sh.c's and
+// ip_vs_dh.c's 256 buckets): added first, the reals cost one build instead
+// of one each. A restore of 1,000 mh services x 10 reals makes the kernel
+// build 1,000 Maglev tables instead of 10,000.
+func deferScheduler(sched string, nreal int) bool {
+	switch sched {
+	case "mh", "sh", "dh":
+		return nreal > 1
+	}
+	return false
 }
 
 // run sends the changes and records each one's result: pipelined where

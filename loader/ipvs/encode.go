@@ -55,11 +55,14 @@ const (
 
 // op is one change the mirror asks of kernel IPVS.
 type op struct {
-	cmd  uint8
-	svc  cfipvs.Service
-	pe   string             // svc's persistence engine ("" none): cmdNewService, cmdSetService
-	dest cfipvs.Destination // cmdNewDest, cmdSetDest, cmdDelDest
-	cfg  cfipvs.Config      // cmdSetConfig
+	cmd uint8
+	svc cfipvs.Service
+	pe  string // svc's persistence engine ("" none): cmdNewService, cmdSetService
+	// sched, for a cmdNewService of scheduler "none", is the scheduler the
+	// service gets once its reals are in (deferScheduler).
+	sched string
+	dest  cfipvs.Destination // cmdNewDest, cmdSetDest, cmdDelDest
+	cfg   cfipvs.Config      // cmdSetConfig
 }
 
 // appendTo appends o as a generic netlink message (header and

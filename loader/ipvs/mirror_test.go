@@ -20,6 +20,9 @@ type fakeKernel struct {
 	dests map[svcKey][]cfipvs.Destination // kernel order: newest first
 	cfg   cfipvs.Config
 	calls []string
+	// missing is a scheduler whose module the kernel lacks: updates to it
+	// fail (creates fail for "bogus").
+	missing string
 }
 
 func newFake() *fakeKernel {
@@ -54,7 +57,7 @@ func (f *fakeKernel) Destinations(s cfipvs.Service) ([]cfipvs.DestinationExtende
 }
 
 func (f *fakeKernel) CreateService(s cfipvs.Service) error {
-	f.calls = append(f.calls, "create "+name(&s))
+	f.calls = append(f.calls, "create "+name(&s)+" "+s.Scheduler)
 	if s.Scheduler == "bogus" {
 		return unix.ENOENT // no such scheduler module
 	}
@@ -66,7 +69,10 @@ func (f *fakeKernel) CreateService(s cfipvs.Service) error {
 }
 
 func (f *fakeKernel) UpdateService(s cfipvs.Service) error {
-	f.calls = append(f.calls, "update "+name(&s))
+	f.calls = append(f.calls, "update "+name(&s)+" "+s.Scheduler)
+	if s.Scheduler == f.missing {
+		return unix.ENOENT
+	}
 	i := f.find(s)
 	if i < 0 {
 		return unix.ESRCH
@@ -172,9 +178,10 @@ func TestApply(t *testing.T) {
 		wantCalls []string
 	}{
 		{
-			name:      "add service and reals",
-			after:     []func(*maps.Config) error{addSvc("10.0.0.1:80"), addDest("10.0.0.1:80", "10.1.0.1:80", 1), addDest("10.0.0.1:80", "10.1.0.2:80", 2)},
-			wantCalls: []string{"create TCP 10.0.0.1:80", "add TCP 10.0.0.1:80 10.1.0.1:80", "add TCP 10.0.0.1:80 10.1.0.2:80"},
+			name:  "add service and reals",
+			after: []func(*maps.Config) error{addSvc("10.0.0.1:80"), addDest("10.0.0.1:80", "10.1.0.1:80", 1), addDest("10.0.0.1:80", "10.1.0.2:80", 2)},
+			// mh gets its reals before its scheduler: one Maglev table built.
+			wantCalls: []string{"create TCP 10.0.0.1:80 none", "add TCP 10.0.0.1:80 10.1.0.1:80", "add TCP 10.0.0.1:80 10.1.0.2:80", "update TCP 10.0.0.1:80 mh"},
 		},
 		{
 			name:      "edit one real",
@@ -364,9 +371,10 @@ func TestApplyBatch(t *testing.T) {
 		t.Errorf("Apply: %v, want one error, for creating TCP 10.0.0.2:80", err)
 	}
 	wantCalls := []string{
-		"create TCP 10.0.0.1:80", "add TCP 10.0.0.1:80 10.1.0.1:80", "add TCP 10.0.0.1:80 10.1.0.2:80",
-		"create TCP 10.0.0.2:80", "add TCP 10.0.0.2:80 10.1.0.3:80",
-		"update TCP 10.0.0.1:80", "edit TCP 10.0.0.1:80 10.1.0.1:80",
+		"create TCP 10.0.0.1:80 none", "add TCP 10.0.0.1:80 10.1.0.1:80", "add TCP 10.0.0.1:80 10.1.0.2:80", "update TCP 10.0.0.1:80 mh",
+		"create TCP 10.0.0.2:80 bogus", "add TCP 10.0.0.2:80 10.1.0.3:80",
+		// The takeover of a service another tool made sets mh, never none.
+		"update TCP 10.0.0.1:80 mh", "edit TCP 10.0.0.1:80 10.1.0.1:80",
 	}
 	if !slices.Equal(f.calls, wantCalls) || b.batches != 2 {
 		t.Errorf("calls in %d batches:\n got %q\nwant %q", b.batches, f.calls, wantCalls)
@@ -382,10 +390,50 @@ func TestApplyBatch(t *testing.T) {
 	if err := m.Apply(after); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"create TCP 10.0.0.2:80", "add TCP 10.0.0.2:80 10.1.0.3:80"}; !slices.Equal(f.calls, want) {
+	if want := []string{"create TCP 10.0.0.2:80 rr", "add TCP 10.0.0.2:80 10.1.0.3:80"}; !slices.Equal(f.calls, want) {
 		t.Errorf("second apply:\n got %q\nwant %q", f.calls, want)
 	}
 	if k, _ = m.Read(); len(Diff(after, k)) != 0 {
 		t.Errorf("drift after the second apply: %q", Diff(after, k))
+	}
+}
+
+// TestApplyDeferredScheduler: a new mh service is created without a
+// scheduler and gets mh after its reals; when that last step fails, the
+// failure is reported, drift shows it, and the next Apply sends only it.
+func TestApplyDeferredScheduler(t *testing.T) {
+	f := newFake()
+	f.missing = "mh"
+	m := New(f)
+	m.Seed(config(t))
+	cfg := config(t, addSvc("10.0.0.1:80"), addDest("10.0.0.1:80", "10.1.0.1:80", 1), addDest("10.0.0.1:80", "10.1.0.2:80", 1))
+	err := m.Apply(cfg)
+	if err == nil || !strings.Contains(err.Error(), "kernel IPVS: update service TCP 10.0.0.1:80") {
+		t.Errorf("Apply: %v, want the update's failure", err)
+	}
+	if len(f.svcs) != 1 || f.svcs[0].Scheduler != "none" || len(f.dests[keyOf(&f.svcs[0])]) != 2 {
+		t.Fatalf("kernel: %+v %+v, want the service without a scheduler and both reals", f.svcs, f.dests)
+	}
+	d, err := m.Drift(cfg)
+	want := "TCP 10.0.0.1:80: settings differ (maps: scheduler mh, flags 0x0, netmask /32; kernel: scheduler none, flags 0x0, netmask /32)"
+	if err != nil || !slices.Equal(d, []string{want}) {
+		t.Errorf("drift: %q %v, want %q", d, err, want)
+	}
+	f.missing, f.calls = "", nil
+	if err := m.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"update TCP 10.0.0.1:80 mh"}; !slices.Equal(f.calls, want) {
+		t.Errorf("second apply: calls %q, want %q", f.calls, want)
+	}
+	// One real, or a scheduler without a table: created as it is.
+	f.calls = nil
+	one := config(t, addSvc("10.0.0.1:80"), addDest("10.0.0.1:80", "10.1.0.1:80", 1), addDest("10.0.0.1:80", "10.1.0.2:80", 1),
+		addSvc("10.0.0.2:80"), addDest("10.0.0.2:80", "10.1.0.1:80", 1))
+	if err := m.Apply(one); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"create TCP 10.0.0.2:80 mh", "add TCP 10.0.0.2:80 10.1.0.1:80"}; !slices.Equal(f.calls, want) {
+		t.Errorf("one real: calls %q, want %q", f.calls, want)
 	}
 }

@@ -207,12 +207,12 @@ func TestMirrorPE(t *testing.T) {
 			t.Errorf("%s: drift %q", name, d)
 		}
 	}
-	step("create", []string{"create UDP 10.1.0.1:5060"}, "sip")
+	step("create", []string{"create UDP 10.1.0.1:5060 rr"}, "sip")
 	step("again", nil, "sip")
 	cfg.Services[0].PE = ""
-	step("drop the engine", []string{"update UDP 10.1.0.1:5060"}, "")
+	step("drop the engine", []string{"update UDP 10.1.0.1:5060 rr"}, "")
 	cfg.Services[0].PE = "sip"
-	step("add it back", []string{"update UDP 10.1.0.1:5060"}, "sip")
+	step("add it back", []string{"update UDP 10.1.0.1:5060 rr"}, "sip")
 
 	// Behind the mirror's back (ipvsadm -E without --pe): drift, then sync.
 	delete(pk.pes, k)
@@ -222,7 +222,7 @@ func TestMirrorPE(t *testing.T) {
 		t.Errorf("drift: %q %v, want %q", d, err, want)
 	}
 	f.calls = nil
-	if err := m.Sync(cfg); err != nil || pk.pes[k] != "sip" || !slices.Equal(f.calls, []string{"update UDP 10.1.0.1:5060"}) {
+	if err := m.Sync(cfg); err != nil || pk.pes[k] != "sip" || !slices.Equal(f.calls, []string{"update UDP 10.1.0.1:5060 rr"}) {
 		t.Errorf("sync: %v, calls %q, kernel pe %q", err, f.calls, pk.pes[k])
 	}
 

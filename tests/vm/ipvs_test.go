@@ -121,6 +121,12 @@ func TestInVMMirror(t *testing.T) {
 		{"restore atomic", "-E -t 10.3.0.1:8080 -s rr\n-d -t 10.3.0.1:8080 -r 10.4.0.1:8080\n-A -t 10.3.0.3:80 -s sed\n", []string{"-R", "--atomic"}},
 		{"clear", "", []string{"-C"}},
 		{"after clear", "-A -t 10.5.0.1:80 -s mh\n-a -t 10.5.0.1:80 -r 10.6.0.1:80 -g\n", []string{"-R"}},
+		// New table-scheduler services with several reals reach the kernel
+		// without a scheduler, then get theirs (and its flags) once the
+		// reals are in: one table built, not one per real.
+		{"restore table schedulers", "-A -t 10.5.0.2:80 -s mh -b mh-port\n-a -t 10.5.0.2:80 -r 10.6.0.1:80 -g\n-a -t 10.5.0.2:80 -r 10.6.0.2:80 -g -w 2\n" +
+			"-A -u [fd00::5]:53 -s sh -b sh-fallback\n-a -u [fd00::5]:53 -r [fd00::6]:53 -g\n-a -u [fd00::5]:53 -r [fd00::7]:53 -g\n" +
+			"-A -t 10.5.0.3:80 -s dh\n-a -t 10.5.0.3:80 -r 10.6.0.3:80 -i\n-a -t 10.5.0.3:80 -r 10.6.0.4:80 -i\n", []string{"-R"}},
 	}
 	for _, s := range steps {
 		b.xvsadm(s.stdin, s.args...)
