@@ -468,7 +468,14 @@ func zeroStatsBatch(m *ebpf.Map, ids []uint32) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	zero := make([]bpf.Stats, len(ids)*ebpf.MustPossibleCPU())
+	// One zeroed buffer for every CPU's value: the library copies raw bytes
+	// as they are, but encodes a struct by reflection, field by field
+	// (a tenth of a 1,000-service restore's CPU time in the test VM).
+	raw := make([]byte, m.ValueSize())
+	zero := make([][]byte, len(ids)*ebpf.MustPossibleCPU())
+	for i := range zero {
+		zero[i] = raw
+	}
 	if _, err := m.BatchUpdate(ids, zero, nil); err != nil {
 		return fmt.Errorf("zero counters: %w", err)
 	}

@@ -1,0 +1,271 @@
+package vm
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/xvs-lb/xvs/tests/topo"
+)
+
+// TestInVMSlowPath: packets the XDP program passes up to the kernel meet
+// the same configuration in kernel IPVS (xvsadm's mirror), with XDP
+// attached the whole time:
+//   - fragments: UDP datagrams larger than the MTU reach the balancer as
+//     IPv4 fragments, which the datapath passes up (pass_fragment); the
+//     kernel reassembles them and IPVS schedules them through the same mh
+//     service, to the real xvs picks for that source's small datagrams
+//     (xvs's mh is IPVS's);
+//   - SCTP, which the datapath does not balance (pass_protocol): an
+//     --sctp-service configured with xvsadm carries associations through
+//     kernel IPVS to the reals.
+//
+// Topology: tests/topo's direct-routing segment; the balancer holds the
+// VIP on lo so that IPVS (LOCAL_IN) sees what XDP passes up. IPv6
+// fragments are not covered: IPVS needs nf_defrag_ipv6 to see them whole,
+// which only conntrack turns on.
+func TestInVMSlowPath(t *testing.T) {
+	requireVM(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	d, err := topo.NewDR(t, topo.DROptions{Reals: 3, Sources: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ResolveReals(ctx); err != nil {
+		t.Fatal(err)
+	}
+	vip := topo.VIP4
+	if err := topo.AddAddr(d.LB.NS, "lo", netip.PrefixFrom(vip, 32)); err != nil {
+		t.Fatal(err)
+	}
+	state, err := topo.StateDir(t, "xvs-vm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := &box{t: t, ns: d.LB.NS, state: state}
+	lb.xvsadm("", "attach", topo.Iface, "--mode", "native")
+	t.Cleanup(func() { lb.run("", "/usr/sbin/xvsadm", "--state", state, "detach", topo.Iface) })
+
+	const udpPort, sctpPort = 5353, 9999
+	udpSvc, sctpSvc := netip.AddrPortFrom(vip, udpPort).String(), netip.AddrPortFrom(vip, sctpPort).String()
+	lb.xvsadm("", "-A", "-u", udpSvc, "-s", "mh")
+	lb.xvsadm("", "-A", "--sctp-service", sctpSvc, "-s", "mh")
+	for _, r := range d.Reals {
+		lb.xvsadm("", "-a", "-u", udpSvc, "-r", netip.AddrPortFrom(r.Addr4, udpPort).String(), "-g")
+		lb.xvsadm("", "-a", "--sctp-service", sctpSvc, "-r", netip.AddrPortFrom(r.Addr4, sctpPort).String(), "-g")
+		serveUDPSize(t, r, netip.AddrPortFrom(vip, udpPort))
+		serveSCTP(t, r, netip.AddrPortFrom(vip, sctpPort))
+	}
+	lb.sameSave("configuration")
+	before := verdicts(t, lb)
+
+	// Fragments: per source, a small datagram (XDP) and a large one (IPVS).
+	const big = 4000
+	srcs := d.Sources4
+	sameReal := 0
+	for _, s := range srcs {
+		c, err := dialUDP(d.Client.NS, s, netip.AddrPortFrom(vip, udpPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		small, err := ask(c, make([]byte, 64))
+		if err != nil {
+			t.Fatalf("small datagram from %s: %v", s, err)
+		}
+		large, err := ask(c, make([]byte, big))
+		c.Close()
+		if err != nil {
+			t.Fatalf("%d-byte datagram (fragments) from %s: %v", big, s, err)
+		}
+		sr, sn, _ := strings.Cut(small, " ")
+		lr, ln, _ := strings.Cut(large, " ")
+		if sn != "64" || ln != strconv.Itoa(big) {
+			t.Errorf("from %s: the reals got %s and %s bytes, want 64 and %d", s, sn, ln, big)
+		}
+		if sr == lr {
+			sameReal++
+		} else {
+			t.Errorf("from %s: small datagram on %s (XDP), large on %s (IPVS): mh should agree", s, sr, lr)
+		}
+	}
+	after := verdicts(t, lb)
+	if n := after["pass_fragment"] - before["pass_fragment"]; n < uint64(3*len(srcs)) {
+		t.Errorf("XDP passed %d fragments up, want at least %d (3 per %d-byte datagram)", n, 3*len(srcs), big)
+	}
+	conns := lb.ipvsadm("", "-L", "-n", "-c")
+	if n := strings.Count(conns, "UDP "); n < len(srcs) {
+		t.Errorf("kernel IPVS holds %d UDP connections, want one per source (%d): the fragments went elsewhere\n%s", n, len(srcs), conns)
+	}
+	t.Logf("fragments: %d sources, each on the same real for small (XDP) and large (IPVS) datagrams: %d", len(srcs), sameReal)
+
+	// SCTP: an association per source, served by kernel IPVS.
+	seen := map[string]int{}
+	for _, s := range srcs {
+		name, err := sctpHello(d.Client.NS, s, netip.AddrPortFrom(vip, sctpPort))
+		if err != nil {
+			t.Fatalf("SCTP association from %s: %v", s, err)
+		}
+		seen[name]++
+	}
+	if len(seen) < 2 {
+		t.Errorf("SCTP: every association on %v, want mh to spread %d sources", seen, len(srcs))
+	}
+	after2 := verdicts(t, lb)
+	if n := after2["pass_protocol"] - after["pass_protocol"]; n < uint64(2*len(srcs)) {
+		t.Errorf("XDP passed %d SCTP packets up, want at least %d (INIT and COOKIE ECHO per association)", n, 2*len(srcs))
+	}
+	if conns := lb.ipvsadm("", "-L", "-n", "-c"); strings.Count(conns, "SCTP ") < len(srcs) {
+		t.Errorf("kernel IPVS holds %d SCTP connections, want %d\n%s", strings.Count(conns, "SCTP "), len(srcs), conns)
+	}
+	t.Logf("SCTP: associations per real %v", seen)
+}
+
+var verdictRe = regexp.MustCompile(`(\w+)=(\d+)`)
+
+// verdicts reads the datapath's verdict counters from xvsadm status.
+func verdicts(t *testing.T, lb *box) map[string]uint64 {
+	t.Helper()
+	out := lb.xvsadm("", "status", "--no-count")
+	_, line, ok := strings.Cut(out, "packets by verdict:")
+	if !ok {
+		t.Fatalf("status has no verdict counters:\n%s", out)
+	}
+	line, _, _ = strings.Cut(line, "\n")
+	v := map[string]uint64{}
+	for _, m := range verdictRe.FindAllStringSubmatch(line, -1) {
+		v[m[1]], _ = strconv.ParseUint(m[2], 10, 64)
+	}
+	return v
+}
+
+// serveUDPSize answers every datagram to addr in r's namespace with the
+// real's name and the datagram's size.
+func serveUDPSize(t *testing.T, r *topo.Real, addr netip.AddrPort) {
+	t.Helper()
+	var pc net.PacketConn
+	if err := r.NS.Do(func() error {
+		var err error
+		pc, err = net.ListenPacket("udp", addr.String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = pc.WriteTo([]byte(fmt.Sprintf("%s %d", r.Name, n)), from)
+		}
+	}()
+}
+
+func dialUDP(n *topo.Netns, src netip.Addr, to netip.AddrPort) (*net.UDPConn, error) {
+	var c *net.UDPConn
+	err := n.Do(func() error {
+		var err error
+		c, err = net.DialUDP("udp", &net.UDPAddr{IP: src.AsSlice()}, net.UDPAddrFromAddrPort(to))
+		return err
+	})
+	return c, err
+}
+
+// ask sends b and returns the answer, retrying twice (UDP).
+func ask(c *net.UDPConn, b []byte) (string, error) {
+	buf := make([]byte, 256)
+	var err error
+	for range 3 {
+		if _, err = c.Write(b); err != nil {
+			return "", err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		var n int
+		if n, err = c.Read(buf); err == nil {
+			return string(buf[:n]), nil
+		}
+	}
+	return "", err
+}
+
+// serveSCTP accepts SCTP associations to addr in r's namespace (a
+// one-to-one socket) and answers each one's first message with the real's
+// name. Go's net package has no SCTP: plain socket calls.
+func serveSCTP(t *testing.T, r *topo.Real, addr netip.AddrPort) {
+	t.Helper()
+	var fd int
+	if err := r.NS.Do(func() error {
+		var err error
+		if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_SCTP); err != nil {
+			return fmt.Errorf("SCTP socket: %w", err)
+		}
+		if err = unix.Bind(fd, &unix.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().As4()}); err == nil {
+			err = unix.Listen(fd, 64)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Shutdown(fd, unix.SHUT_RDWR); unix.Close(fd) })
+	go func() {
+		for {
+			c, _, err := unix.Accept(fd)
+			if err != nil {
+				return
+			}
+			go func() {
+				defer unix.Close(c)
+				buf := make([]byte, 256)
+				if _, err := unix.Read(c, buf); err == nil {
+					_, _ = unix.Write(c, []byte(r.Name))
+				}
+			}()
+		}
+	}()
+}
+
+// sctpHello opens an SCTP association from src to to, sends one message
+// and returns the answer (the real's name).
+func sctpHello(n *topo.Netns, src netip.Addr, to netip.AddrPort) (string, error) {
+	var fd int
+	if err := n.Do(func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_SCTP)
+		return err
+	}); err != nil {
+		return "", fmt.Errorf("socket: %w", err)
+	}
+	defer unix.Close(fd)
+	tv := unix.Timeval{Sec: 10}
+	for _, opt := range []int{unix.SO_SNDTIMEO, unix.SO_RCVTIMEO} { // connect waits up to SO_SNDTIMEO
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, opt, &tv); err != nil {
+			return "", err
+		}
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: src.As4()}); err != nil {
+		return "", fmt.Errorf("bind %s: %w", src, err)
+	}
+	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: int(to.Port()), Addr: to.Addr().As4()}); err != nil {
+		return "", fmt.Errorf("connect: %w", err)
+	}
+	if _, err := unix.Write(fd, []byte("hello")); err != nil {
+		return "", fmt.Errorf("send: %w", err)
+	}
+	buf := make([]byte, 64)
+	nr, err := unix.Read(fd, buf)
+	if err != nil {
+		return "", fmt.Errorf("receive: %w", err)
+	}
+	return string(buf[:nr]), nil
+}
