@@ -44,7 +44,8 @@ moddir=$kdir/lib/modules/$kver/kernel
 
 # 2. The modules, with their depends= (from .modinfo), in load order
 # (xfrm_user and nfnetlink: netlink handles in namespaces open those families;
-# sctp: the endpoints of the slow-path test's SCTP associations;
+# sctp: the endpoints of the slow-path test's SCTP associations; sch_ingress,
+# cls_u32, act_skbedit: its tc filter that marks packets for a fwmark service;
 # bridge: the tests' topologies).
 declare -A modpath=() loaded=()
 while IFS= read -r f; do b=${f##*/}; modpath[${b%.ko}]=$f; done < <(find "$moddir" -name '*.ko')
@@ -64,7 +65,7 @@ want() {
 want crc32c_generic
 for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_vs_dh ip_vs_sh \
 	ip_vs_sed ip_vs_nq ip_vs_mh ip_vs_fo ip_vs_ovf nf_conntrack_sip ip_vs_pe_sip nf_nat veth ipip ip6_tunnel \
-	xfrm_user nfnetlink bridge sctp; do
+	xfrm_user nfnetlink bridge sctp sch_ingress cls_u32 act_skbedit; do
 	want "$m"
 done
 
@@ -77,7 +78,7 @@ cp "$(command -v busybox)" "$ir/bin/busybox"
 for a in $("$ir/bin/busybox" --list); do
 	[ "$a" = ip ] || [ -e "$ir/bin/$a" ] || ln -s busybox "$ir/bin/$a"
 done
-for b in /usr/sbin/ipvsadm /usr/sbin/ip /usr/bin/nsenter; do
+for b in /usr/sbin/ipvsadm /usr/sbin/ip /usr/sbin/tc /usr/bin/nsenter; do
 	[ -x "$b" ] || continue
 	mkdir -p "$ir$(dirname "$b")"; cp "$b" "$ir$b"
 	for lib in $(ldd "$b" | grep -o '/[^ ]*'); do

@@ -26,7 +26,11 @@ import (
 //     (xvs's mh is IPVS's);
 //   - SCTP, which the datapath does not balance (pass_protocol): an
 //     --sctp-service configured with xvsadm carries associations through
-//     kernel IPVS to the reals.
+//     kernel IPVS to the reals;
+//   - fwmark services, which XDP cannot match (the mark is set after it,
+//     here by a tc ingress filter on the balancer, as iptables would):
+//     HTTP to the VIP's port 8080 (no xvs service: pass_no_vip) is marked
+//     5 and served by the fwmark service -f 5 made with xvsadm.
 //
 // Topology: tests/topo's direct-routing segment; the balancer holds the
 // VIP on lo so that IPVS (LOCAL_IN) sees what XDP passes up. IPv6
@@ -127,6 +131,51 @@ func TestInVMSlowPath(t *testing.T) {
 		t.Errorf("kernel IPVS holds %d SCTP connections, want %d\n%s", strings.Count(conns, "SCTP "), len(srcs), conns)
 	}
 	t.Logf("SCTP: associations per real %v", seen)
+
+	// fwmark: tc marks TCP to VIP:8080 after XDP passed it up.
+	const markPort = 8080
+	for _, r := range d.Reals {
+		if _, err := topo.Serve(t, r.NS, r.Name, markPort); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tc := func(args ...string) {
+		t.Helper()
+		if _, e, err := lb.run("", "/usr/sbin/tc", args...); err != nil {
+			t.Fatalf("tc %s: %v %s", strings.Join(args, " "), err, e)
+		}
+	}
+	tc("qdisc", "add", "dev", topo.Iface, "clsact")
+	tc("filter", "add", "dev", topo.Iface, "ingress", "protocol", "ip", "u32",
+		"match", "ip", "dst", vip.String()+"/32", "match", "ip", "dport", strconv.Itoa(markPort), "0xffff",
+		"action", "skbedit", "mark", "5")
+	lb.xvsadm("", "-A", "-f", "5", "-s", "rr")
+	for _, r := range d.Reals {
+		lb.xvsadm("", "-a", "-f", "5", "-r", r.Addr4.String(), "-g")
+	}
+	lb.sameSave("fwmark service")
+	marked := map[string]int{}
+	for _, s := range srcs {
+		name, err := topo.Get(ctx, d.Client.NS, s, netip.AddrPortFrom(vip, markPort))
+		if err != nil {
+			t.Fatalf("HTTP to %s:%d (fwmark 5) from %s: %v", vip, markPort, s, err)
+		}
+		marked[name]++
+	}
+	if len(marked) != len(d.Reals) {
+		t.Errorf("fwmark service (rr): requests per real %v, want all %d reals", marked, len(d.Reals))
+	}
+	after3 := verdicts(t, lb)
+	if n := after3["pass_no_vip"] - after2["pass_no_vip"]; n < uint64(3*len(srcs)) {
+		t.Errorf("XDP passed %d packets for no service up, want at least %d (a connection's SYN, ACK, request...)", n, 3*len(srcs))
+	}
+	// Its connection entries (its counters reach -L --stats only with the
+	// estimator, every 2 s).
+	to := netip.AddrPortFrom(vip, markPort).String()
+	if conns := lb.ipvsadm("", "-L", "-n", "-c"); strings.Count(conns, " "+to+" ") < len(srcs) {
+		t.Errorf("kernel IPVS holds %d connections to %s, want %d (one per request)\n%s", strings.Count(conns, " "+to+" "), to, len(srcs), conns)
+	}
+	t.Logf("fwmark: requests per real %v", marked)
 }
 
 var verdictRe = regexp.MustCompile(`(\w+)=(\d+)`)
