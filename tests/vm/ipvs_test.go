@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -176,5 +177,71 @@ func TestInVMImport(t *testing.T) {
 	b.sameSave("sync")
 	if st := b.xvsadm("", "drift"); !strings.Contains(st, "in step") {
 		t.Errorf("still drifting after sync:\n%s", st)
+	}
+}
+
+// TestInVMImportFollow: xvsadm import --follow keeps the maps equal to a
+// kernel IPVS table that another tool (ipvsadm here, keepalived or
+// kube-proxy in life) changes: services and reals added, edited, removed,
+// the table cleared; then it stops cleanly on SIGTERM.
+func TestInVMImportFollow(t *testing.T) {
+	requireVM(t)
+	b := newBox(t)
+	b.xvsadm("", "-L", "-n") // load the datapath before following
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	follower := b.ns.Command(ctx, "/usr/sbin/xvsadm", "--state", b.state, "import", "--follow", "100ms")
+	var out, errb bytes.Buffer
+	follower.Stdout, follower.Stderr = &out, &errb
+	if err := follower.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			follower.Process.Kill()
+			follower.Wait()
+		}
+	})
+	// caughtUp waits until the maps list what the kernel does.
+	caughtUp := func(step string) {
+		t.Helper()
+		var k, x string
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			k, x = b.ipvsadm("", "-S", "-n"), b.xvsadm("", "-S", "-n")
+			if k == x {
+				return
+			}
+		}
+		t.Fatalf("after %s: the follower did not catch up in 60 s\n--- ipvsadm -S -n:\n%s--- xvsadm -S -n:\n%s--- follower's stderr:\n%s", step, k, x, errb.String())
+	}
+	steps := []struct{ name, rules string }{
+		{"add", "-A -t 10.7.0.1:80 -s wrr\n-a -t 10.7.0.1:80 -r 10.8.0.1:80 -g -w 2\n-a -t 10.7.0.1:80 -r 10.8.0.2:80 -g -w 1\n-A -u [fd00::7]:53 -s mh -b mh-port\n-a -u [fd00::7]:53 -r [fd00::8]:53 -g\n"},
+		{"edit", "-e -t 10.7.0.1:80 -r 10.8.0.2:80 -g -w 5\n-E -u [fd00::7]:53 -s sh\n-a -t 10.7.0.1:80 -r 10.8.0.3:80 -m\n"},
+		{"remove", "-d -t 10.7.0.1:80 -r 10.8.0.1:80\n-D -u [fd00::7]:53\n"},
+		{"clear", "-C\n"},
+	}
+	for _, s := range steps {
+		b.ipvsadm(s.rules, "-R")
+		caughtUp(s.name)
+		if s.name == "add" {
+			if x := b.xvsadm("", "-L", "-n"); !strings.Contains(x, "10.8.0.2:80                  Route   1") {
+				t.Errorf("after add: the maps lack a followed real:\n%s", x)
+			}
+		}
+	}
+	if x := b.xvsadm("", "-S", "-n"); x != "" {
+		t.Errorf("after clear: the maps still hold\n%s", x)
+	}
+	if err := follower.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := follower.Wait()
+	stopped = true
+	if err != nil || errb.Len() != 0 {
+		t.Errorf("follower ended with %v, stderr %q", err, errb.String())
+	}
+	if n := strings.Count(out.String(), "imported"); n < len(steps) {
+		t.Errorf("follower reported %d imports, want at least %d:\n%s", n, len(steps), out.String())
 	}
 }
