@@ -52,37 +52,7 @@ func (f *fakeIPVS) SetConfig(cfipvs.Config) error                              {
 // written; when the maps refuse the change (here: no service slot left),
 // kernel IPVS is put back to what the maps hold.
 func TestCommitUnmirrors(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root (CI=true: failing instead of skipping)")
-		}
-		t.Skip("needs root")
-	}
-	spec, err := bpf.LoadXvs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	newMap := func(name string, max uint32) *ebpf.Map {
-		ms := spec.Maps[name].Copy()
-		if max != 0 {
-			ms.MaxEntries = max
-		}
-		ms.Pinning = ebpf.PinNone
-		m, err := ebpf.NewMap(ms)
-		if err != nil {
-			t.Fatalf("create %s: %v", name, err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	}
-	m := maps.BPFMaps{
-		Svcs: newMap(bpf.XvsMapXvsSvcs, 0), Reals: newMap(bpf.XvsMapXvsReals, 0), Mh: newMap(bpf.XvsMapXvsMh, 0),
-		SvcStats:  newMap(bpf.XvsMapXvsSvcStats, 3), // service IDs 1 and 2 only
-		RealStats: newMap(bpf.XvsMapXvsRealStats, 0), Config: newMap(bpf.XvsMapXvsConfig, 0),
-	}
-	if err := initConfig(m.Config, DefaultOptions); err != nil {
-		t.Fatal(err)
-	}
+	m := storeMaps(t, 3) // service IDs 1 and 2 only
 	k := &fakeIPVS{}
 	var mirrorErrs []error
 	s := &Store{BPFStore: maps.NewBPFStore(m), Mirror: ipvs.New(k), MirrorErr: func(err error) { mirrorErrs = append(mirrorErrs, err) }}
@@ -123,33 +93,7 @@ func TestCommitUnmirrors(t *testing.T) {
 // TestCommitZeroesNewCounters: a service or real that takes the ID of a
 // removed one starts with zeroed per-CPU counters.
 func TestCommitZeroesNewCounters(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root (CI=true: failing instead of skipping)")
-		}
-		t.Skip("needs root")
-	}
-	spec, err := bpf.LoadXvs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	newMap := func(name string) *ebpf.Map {
-		ms := spec.Maps[name].Copy()
-		ms.Pinning = ebpf.PinNone
-		m, err := ebpf.NewMap(ms)
-		if err != nil {
-			t.Fatalf("create %s: %v", name, err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	}
-	m := maps.BPFMaps{
-		Svcs: newMap(bpf.XvsMapXvsSvcs), Reals: newMap(bpf.XvsMapXvsReals), Mh: newMap(bpf.XvsMapXvsMh),
-		SvcStats: newMap(bpf.XvsMapXvsSvcStats), RealStats: newMap(bpf.XvsMapXvsRealStats), Config: newMap(bpf.XvsMapXvsConfig),
-	}
-	if err := initConfig(m.Config, DefaultOptions); err != nil {
-		t.Fatal(err)
-	}
+	m := storeMaps(t, 0)
 	s := &Store{BPFStore: maps.NewBPFStore(m)}
 	commit := func(vip, rip string) (svcID, realID uint32) {
 		t.Helper()
@@ -215,4 +159,38 @@ func TestCommitZeroesNewCounters(t *testing.T) {
 			}
 		}
 	}
+}
+
+// storeMaps creates unpinned maps for a Store (root only), with room for
+// svcStats service counters (0: as the datapath declares), and the
+// default load options in xvs_config.
+func storeMaps(t *testing.T, svcStats uint32) maps.BPFMaps {
+	t.Helper()
+	requireRoot(t)
+	spec, err := bpf.LoadXvs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newMap := func(name string, max uint32) *ebpf.Map {
+		ms := spec.Maps[name].Copy()
+		if max != 0 {
+			ms.MaxEntries = max
+		}
+		ms.Pinning = ebpf.PinNone
+		m, err := ebpf.NewMap(ms)
+		if err != nil {
+			t.Fatalf("create %s: %v", name, err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	m := maps.BPFMaps{
+		Svcs: newMap(bpf.XvsMapXvsSvcs, 0), Reals: newMap(bpf.XvsMapXvsReals, 0), Mh: newMap(bpf.XvsMapXvsMh, 0),
+		SvcStats: newMap(bpf.XvsMapXvsSvcStats, svcStats), RealStats: newMap(bpf.XvsMapXvsRealStats, 0),
+		Config: newMap(bpf.XvsMapXvsConfig, 0),
+	}
+	if err := initConfig(m.Config, DefaultOptions); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

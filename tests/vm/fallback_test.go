@@ -43,25 +43,11 @@ func TestInVMFallback(t *testing.T) {
 	requireVM(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	d, err := topo.NewDR(t, topo.DROptions{Reals: 3, Sources: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.ResolveReals(ctx); err != nil {
-		t.Fatal(err)
-	}
-	vip := topo.VIP4
-	if err := topo.AddAddr(d.LB.NS, "lo", netip.PrefixFrom(vip, 32)); err != nil {
-		t.Fatal(err)
-	}
+	d, lb := drBox(ctx, t, topo.DROptions{Reals: 3, Sources: 24})
+	vip, state := topo.VIP4, lb.state
 	if err := d.LB.NS.Sysctls("net.ipv4.vs.sloppy_tcp", "1"); err != nil {
 		t.Fatal(err)
 	}
-	state, err := topo.StateDir(t, "xvs-vm-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lb := &box{t: t, ns: d.LB.NS, state: state}
 
 	// The fallback policy where native XDP fails: a bridge has no driver XDP.
 	if err := topo.Bridge(d.LB.NS, "fb0"); err != nil {

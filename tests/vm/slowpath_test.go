@@ -40,22 +40,8 @@ func TestInVMSlowPath(t *testing.T) {
 	requireVM(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	d, err := topo.NewDR(t, topo.DROptions{Reals: 3, Sources: 12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.ResolveReals(ctx); err != nil {
-		t.Fatal(err)
-	}
-	vip := topo.VIP4
-	if err := topo.AddAddr(d.LB.NS, "lo", netip.PrefixFrom(vip, 32)); err != nil {
-		t.Fatal(err)
-	}
-	state, err := topo.StateDir(t, "xvs-vm-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lb := &box{t: t, ns: d.LB.NS, state: state}
+	d, lb := drBox(ctx, t, topo.DROptions{Reals: 3, Sources: 12})
+	vip, state := topo.VIP4, lb.state
 	lb.xvsadm("", "attach", topo.Iface, "--mode", "native")
 	t.Cleanup(func() { lb.run("", "/usr/sbin/xvsadm", "--state", state, "detach", topo.Iface) })
 
