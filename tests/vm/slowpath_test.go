@@ -20,7 +20,7 @@ import (
 // the same configuration in kernel IPVS (xvsadm's mirror), with XDP
 // attached the whole time:
 //   - fragments: UDP datagrams larger than the MTU reach the balancer as
-//     IPv4 fragments, which the datapath passes up (pass_fragment); the
+//     IPv4 and IPv6 fragments, which the datapath passes up (pass_fragment); the
 //     kernel reassembles them and IPVS schedules them through the same mh
 //     service, to the real xvs picks for that source's small datagrams
 //     (xvs's mh is IPVS's);
@@ -33,9 +33,7 @@ import (
 //     5 and served by the fwmark service -f 5 made with xvsadm.
 //
 // Topology: tests/topo's direct-routing segment; the balancer holds the
-// VIP on lo so that IPVS (LOCAL_IN) sees what XDP passes up. IPv6
-// fragments are not covered: IPVS needs nf_defrag_ipv6 to see them whole,
-// which only conntrack turns on.
+// VIPs on lo so that IPVS (LOCAL_IN) sees what XDP passes up.
 func TestInVMSlowPath(t *testing.T) {
 	requireVM(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -47,55 +45,71 @@ func TestInVMSlowPath(t *testing.T) {
 
 	const udpPort, sctpPort = 5353, 9999
 	udpSvc, sctpSvc := netip.AddrPortFrom(vip, udpPort).String(), netip.AddrPortFrom(vip, sctpPort).String()
+	vip6 := topo.VIP6
+	udpSvc6 := netip.AddrPortFrom(vip6, udpPort).String()
+	if err := topo.AddAddr(d.LB.NS, "lo", netip.PrefixFrom(vip6, 128)); err != nil {
+		t.Fatal(err)
+	}
 	lb.xvsadm("", "-A", "-u", udpSvc, "-s", "mh")
+	lb.xvsadm("", "-A", "-u", udpSvc6, "-s", "mh")
 	lb.xvsadm("", "-A", "--sctp-service", sctpSvc, "-s", "mh")
 	for _, r := range d.Reals {
 		lb.xvsadm("", "-a", "-u", udpSvc, "-r", netip.AddrPortFrom(r.Addr4, udpPort).String(), "-g")
+		lb.xvsadm("", "-a", "-u", udpSvc6, "-r", netip.AddrPortFrom(r.Addr6, udpPort).String(), "-g")
 		lb.xvsadm("", "-a", "--sctp-service", sctpSvc, "-r", netip.AddrPortFrom(r.Addr4, sctpPort).String(), "-g")
 		serveUDPSize(t, r, netip.AddrPortFrom(vip, udpPort))
+		serveUDPSize(t, r, netip.AddrPortFrom(vip6, udpPort))
 		serveSCTP(t, r, netip.AddrPortFrom(vip, sctpPort))
 	}
 	lb.sameSave("configuration")
 	before := verdicts(t, lb)
 
-	// Fragments: per source, a small datagram (XDP) and a large one (IPVS).
+	// Fragments: per source, a small datagram (XDP) and a large one (IPVS:
+	// the kernel reassembles IPv4 before LOCAL_IN, and IPv6 in
+	// nf_defrag_ipv6, which IPVS turns on with its first IPv6 service).
 	const big = 4000
 	srcs := d.Sources4
-	sameReal := 0
-	for _, s := range srcs {
-		c, err := dialUDP(d.Client.NS, s, netip.AddrPortFrom(vip, udpPort))
-		if err != nil {
-			t.Fatal(err)
+	for _, fam := range []struct {
+		name string
+		vip  netip.Addr
+		srcs []netip.Addr
+	}{{"IPv4", vip, d.Sources4}, {"IPv6", vip6, d.Sources6[:len(srcs)]}} {
+		sameReal := 0
+		for _, s := range fam.srcs {
+			c, err := dialUDP(d.Client.NS, s, netip.AddrPortFrom(fam.vip, udpPort))
+			if err != nil {
+				t.Fatal(err)
+			}
+			small, err := ask(c, make([]byte, 64))
+			if err != nil {
+				t.Fatalf("%s: small datagram from %s: %v", fam.name, s, err)
+			}
+			large, err := ask(c, make([]byte, big))
+			c.Close()
+			if err != nil {
+				t.Fatalf("%s: %d-byte datagram (fragments) from %s: %v", fam.name, big, s, err)
+			}
+			sr, sn, _ := strings.Cut(small, " ")
+			lr, ln, _ := strings.Cut(large, " ")
+			if sn != "64" || ln != strconv.Itoa(big) {
+				t.Errorf("%s: from %s: the reals got %s and %s bytes, want 64 and %d", fam.name, s, sn, ln, big)
+			}
+			if sr == lr {
+				sameReal++
+			} else {
+				t.Errorf("%s: from %s: small datagram on %s (XDP), large on %s (IPVS): mh should agree", fam.name, s, sr, lr)
+			}
 		}
-		small, err := ask(c, make([]byte, 64))
-		if err != nil {
-			t.Fatalf("small datagram from %s: %v", s, err)
-		}
-		large, err := ask(c, make([]byte, big))
-		c.Close()
-		if err != nil {
-			t.Fatalf("%d-byte datagram (fragments) from %s: %v", big, s, err)
-		}
-		sr, sn, _ := strings.Cut(small, " ")
-		lr, ln, _ := strings.Cut(large, " ")
-		if sn != "64" || ln != strconv.Itoa(big) {
-			t.Errorf("from %s: the reals got %s and %s bytes, want 64 and %d", s, sn, ln, big)
-		}
-		if sr == lr {
-			sameReal++
-		} else {
-			t.Errorf("from %s: small datagram on %s (XDP), large on %s (IPVS): mh should agree", s, sr, lr)
-		}
+		t.Logf("fragments, %s: %d sources, on the same real for small (XDP) and large (IPVS) datagrams: %d", fam.name, len(fam.srcs), sameReal)
 	}
 	after := verdicts(t, lb)
-	if n := after["pass_fragment"] - before["pass_fragment"]; n < uint64(3*len(srcs)) {
-		t.Errorf("XDP passed %d fragments up, want at least %d (3 per %d-byte datagram)", n, 3*len(srcs), big)
+	if n := after["pass_fragment"] - before["pass_fragment"]; n < uint64(2*3*len(srcs)) {
+		t.Errorf("XDP passed %d fragments up, want at least %d (3 per %d-byte datagram, both families)", n, 2*3*len(srcs), big)
 	}
 	conns := lb.ipvsadm("", "-L", "-n", "-c")
-	if n := strings.Count(conns, "UDP "); n < len(srcs) {
-		t.Errorf("kernel IPVS holds %d UDP connections, want one per source (%d): the fragments went elsewhere\n%s", n, len(srcs), conns)
+	if n4, n6 := countUDP(conns, false), countUDP(conns, true); n4 < len(srcs) || n6 < len(srcs) {
+		t.Errorf("kernel IPVS holds UDP connections: %d IPv4, %d IPv6, want one per source (%d each): the fragments went elsewhere\n%s", n4, n6, len(srcs), conns)
 	}
-	t.Logf("fragments: %d sources, each on the same real for small (XDP) and large (IPVS) datagrams: %d", len(srcs), sameReal)
 
 	// SCTP: an association per source, served by kernel IPVS.
 	seen := map[string]int{}
@@ -303,4 +317,16 @@ func sctpHello(n *topo.Netns, src netip.Addr, to netip.AddrPort) (string, error)
 		return "", fmt.Errorf("receive: %w", err)
 	}
 	return string(buf[:nr]), nil
+}
+
+// countUDP counts the UDP entries of an ipvsadm -L -n -c listing, IPv6
+// ([addr]:port) or IPv4.
+func countUDP(listing string, v6 bool) int {
+	n := 0
+	for _, line := range strings.Split(listing, "\n") {
+		if strings.HasPrefix(line, "UDP ") && strings.Contains(line, "[") == v6 {
+			n++
+		}
+	}
+	return n
 }
