@@ -21,9 +21,9 @@ func newDRReals(cfg *maps.Config) []netip.Addr {
 	var out []netip.Addr
 	for _, e := range cfg.Services {
 		for _, d := range e.Dests {
-			if d.Fwd == bpf.FwdDRoute && d.ID == 0 && !seen[d.Addr] {
-				seen[d.Addr] = true
-				out = append(out, d.Addr.Unmap())
+			if a := d.Addr.Unmap(); d.Fwd == bpf.FwdDRoute && d.ID == 0 && !seen[a] {
+				seen[a] = true
+				out = append(out, a)
 			}
 		}
 	}

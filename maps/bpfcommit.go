@@ -470,7 +470,7 @@ func zeroStatsBatch(m *ebpf.Map, ids []uint32) error {
 	}
 	// One zeroed buffer for every CPU's value: the library copies raw bytes
 	// as they are, but encodes a struct by reflection, field by field
-	// (a tenth of a 1,000-service restore's CPU time in the test VM).
+	// (a sixth of a 1,000-service restore's CPU samples in the test VM).
 	raw := make([]byte, m.ValueSize())
 	zero := make([][]byte, len(ids)*ebpf.MustPossibleCPU())
 	for i := range zero {

@@ -6,10 +6,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"github.com/xvs-lb/xvs/tests/topo"
 )
@@ -32,6 +28,13 @@ func exitCode(err error) int {
 func syncLink(t *testing.T, b *box) (string, string) {
 	t.Helper()
 	const a, j = "hdsync0", "hdsync1"
+	// A master with an IPv6 group binds to the interface's link-local
+	// address, which the kernel refuses (EADDRNOTAVAIL) while duplicate
+	// address detection holds it tentative: no DAD, as in tests/topo's
+	// namespaces, so it is usable at once.
+	if err := b.ns.Sysctls("net.ipv6.conf.default.accept_dad", "0", "net.ipv6.conf.all.accept_dad", "0"); err != nil {
+		t.Fatal(err)
+	}
 	if err := topo.Veth(b.ns, a, "", b.ns, j); err != nil {
 		t.Fatal(err)
 	}
@@ -45,39 +48,11 @@ func syncLink(t *testing.T, b *box) (string, string) {
 	if err != nil {
 		t.Fatalf("set %s mtu: %v", j, err)
 	}
-	// A master with an IPv6 group binds to the interface's link-local
-	// address, which the kernel refuses (EADDRNOTAVAIL) while duplicate
-	// address detection still holds it tentative.
-	for _, name := range []string{a, j} {
-		waitLinkLocal(t, b, name)
-	}
 	t.Cleanup(func() { // the namespace's end stops them too
 		b.run("", "/usr/sbin/ipvsadm", "--stop-daemon", "master")
 		b.run("", "/usr/sbin/ipvsadm", "--stop-daemon", "backup")
 	})
 	return a, j
-}
-
-// waitLinkLocal waits until ifname in b has an IPv6 link-local address
-// that is no longer tentative.
-func waitLinkLocal(t *testing.T, b *box, ifname string) {
-	t.Helper()
-	l, err := b.ns.Netlink().LinkByName(ifname)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		as, err := b.ns.Netlink().AddrList(l, netlink.FAMILY_V6)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range as {
-			if a.IP.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_TENTATIVE == 0 {
-				return
-			}
-		}
-	}
-	t.Fatalf("%s: no usable IPv6 link-local address after 10 s", ifname)
 }
 
 // TestInVMDaemon: --start-daemon and --stop-daemon start and stop kernel
