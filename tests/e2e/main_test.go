@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/xvs-lb/xvs/tests/topo"
@@ -41,7 +40,7 @@ func run(m *testing.M) int {
 func buildXvsadm(out string) (string, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return "", fmt.Errorf("the Go toolchain is not in PATH: %w", err)
 	}
 	root, err := filepath.Abs("../..") // tests/e2e -> module root
 	if err != nil {

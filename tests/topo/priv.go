@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"testing"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,6 +34,9 @@ func Missing() string {
 // fails it instead when CI=true: there a skip would hide a broken setup.
 func Require(t Skipper) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("privileged test: skipped in -short mode")
+	}
 	why := Missing()
 	if why == "" {
 		return
