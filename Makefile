@@ -2,15 +2,23 @@
 GO ?= go
 BIN := bin/xvsadm
 
-.PHONY: all build deps generate check-generated check test test-unit test-vm demo bench vet clean
+.PHONY: all build deps check-deps generate check-generated check test test-unit test-vm demo bench vet clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/xvsadm
 
+# Installs the Debian packages of tests/deps/programs.list, the one list of
+# every program demo, test, bench and the test VM run (Go is installed by
+# the operator).
 deps:
 	./scripts/deps.sh
+
+# The guard: every program the code runs is in the list, and each listed
+# program here belongs to the package the list names (dpkg -S).
+check-deps: deps
+	./scripts/check-deps.sh
 
 # Rebuild the bpf2go outputs (Go bindings and BPF objects) with clang-19.
 generate: deps
@@ -33,7 +41,7 @@ vet:
 
 # Unit tests that need nothing but Go: no root, clang or VM (privileged
 # tests skip in -short mode; CI is unset so that they skip rather than fail).
-UNIT_PKGS := ./maps/... ./loader/... ./cmd/... ./bpf/... ./tests/privileged/...
+UNIT_PKGS := ./maps/... ./loader/... ./cmd/... ./bpf/... ./tests/privileged/... ./tests/deps/...
 test-unit:
 	CI= $(GO) test -short -count=1 $(UNIT_PKGS)
 
@@ -42,7 +50,7 @@ check: vet test-unit
 
 # Every test: unit, datapath (BPF_PROG_TEST_RUN), end to end in namespaces.
 # (tests/vm runs once, in test-vm.)
-test: deps check-generated vet test-vm
+test: deps check-deps check-generated vet test-vm
 	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v /tests/vm$$)
 
 # Kernel IPVS tests in Debian's kernel under qemu (scripts/vm/run.sh): the
