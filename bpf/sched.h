@@ -296,8 +296,15 @@ static __always_inline int xvs_conn_dst(const struct xvs_pkt *p, const struct xv
 		ret = xvs_schedule_persist(p, svc, d, now);
 	else
 		ret = xvs_schedule(p, svc, d);
-	if (ret != XVS_CONTINUE)
+	if (ret != XVS_CONTINUE) {
+		/* No real (the packet goes to the kernel): the tuple's old entry ends too,
+		 * so the rest of a new connection follows its SYN instead of the old real */
+		if (c) {
+			xvs_conn_unbind(&p->key, c);
+			bpf_map_delete_elem(&xvs_conns, &p->key);
+		}
 		return ret;
+	}
 	if (c) /* the tuple's old entry (real gone, or a new connection leaving a quiesced real) ends */
 		xvs_conn_unbind(&p->key, c);
 	nc.last_seen = now;

@@ -133,6 +133,34 @@ func TestQuiesceMovesCounts(t *testing.T) {
 	}
 }
 
+// TestQuiescedSynPassedEndsEntry: a client reuses the tuple of a finished
+// connection (FIN_WAIT) whose real is quiesced, and the scheduler has no
+// real for the new SYN (mh without fallback hashes it to the weight-0
+// real), so the SYN goes to the kernel. The old entry must end then: the
+// rest of the new connection follows its SYN to the kernel, instead of
+// continuing the old entry to the quiesced real, which never saw the SYN.
+func TestQuiescedSynPassedEndsEntry(t *testing.T) {
+	f := newFixture(t)
+	s := f.svc("tcp", "10.0.0.100:80", "mh", 0)
+	f.real(s, "10.0.0.11:80", bpf.FwdDRoute, 1)
+	flow := pkt{proto: "tcp", src: "10.1.0.5:40000", dst: "10.0.0.100:80"}
+	at := func(flags string) []byte { p := flow; p.flags = flags; return p.frame() }
+	for _, flags := range []string{"S", "A", "FA"} {
+		if v, out := f.run(at(flags)); v != xdpTX || realOf(out) != 0x11 {
+			t.Fatalf("first connection, %s: verdict %d, real %#x; want XDP_TX to .11", flags, v, realOf(out))
+		}
+	}
+	f.weight(s, "10.0.0.11:80", 0)
+	for _, flags := range []string{"S", "A", "A"} {
+		if v, out := f.run(at(flags)); v != xdpPass {
+			t.Fatalf("second connection on the same tuple, %s: verdict %d (real %#x), want XDP_PASS like its SYN", flags, v, realOf(out))
+		}
+	}
+	if a, n := f.counts("10.0.0.11:80"); a != 0 || n != 0 {
+		t.Errorf("10.0.0.11: active %d inactive %d, want 0 0: the old entry ended", a, n)
+	}
+}
+
 // TestConnsListed: -L -c lists every entry with its state, real and time left.
 func TestConnsListed(t *testing.T) {
 	f := newFixture(t)

@@ -17,21 +17,26 @@ import (
 // then xvsadm attaches, configures an mh service with three reals and
 // must spread the client's sources over them, keep each source on one
 // real, count what it forwarded, stop sending new connections to a real
-// of weight 0, and give forwarding back to the kernel on detach.
+// of weight 0, and give forwarding back to the kernel on detach. In
+// generic mode the client has 8 ephemeral ports, so its sources reuse
+// ports across rounds (as clients behind a NAT gateway do): xvs must carry
+// a reused tuple's new connection on its entry without counting it again,
+// and end the entry when the new SYN goes to the kernel.
 func TestDirectRouting(t *testing.T) {
 	requireXvsadm(t)
 	for _, f := range families {
 		fam, vip := f.name, f.vip
 		for _, mode := range []struct {
-			name string
-			want topo.XDPMode
+			name  string
+			want  topo.XDPMode
+			ports int // the client's ephemeral ports (0: the kernel's range)
 		}{
-			{"native", topo.XDPNative},
-			{"generic", topo.XDPGeneric},
+			{"native", topo.XDPNative, 0},
+			{"generic", topo.XDPGeneric, 8},
 		} {
 			t.Run(fam+"/"+mode.name, func(t *testing.T) {
 				t.Parallel()
-				testDirectRouting(t, vip, mode.name, mode.want)
+				testDirectRouting(t, vip, mode.name, mode.want, mode.ports)
 			})
 		}
 	}
@@ -40,10 +45,10 @@ func TestDirectRouting(t *testing.T) {
 // hostPort writes an address and port as ipvsadm does ([v6]:port).
 func hostPort(a netip.Addr, port uint16) string { return netip.AddrPortFrom(a, port).String() }
 
-func testDirectRouting(t *testing.T, vip netip.Addr, mode string, wantMode topo.XDPMode) {
+func testDirectRouting(t *testing.T, vip netip.Addr, mode string, wantMode topo.XDPMode, clientPorts int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	d, err := topo.NewDR(t, topo.DROptions{})
+	d, err := topo.NewDR(t, topo.DROptions{ClientPorts: clientPorts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,22 +96,26 @@ func testDirectRouting(t *testing.T, vip netip.Addr, mode string, wantMode topo.
 	if n := tr.forwarded() - f; n != 0 {
 		t.Errorf("with XDP attached the balancer's kernel forwarded %d packets: xvs passed VIP traffic to the kernel (see the verdict counters of xvsadm status)", n)
 	}
-	counts := map[string]int{}
+	answered := map[string]int{}
 	for _, s := range srcs {
 		if a.bySrc[s] != b.bySrc[s] {
 			t.Errorf("source %s went to %s, then to %s: mh must keep a source on one real", s, a.bySrc[s], b.bySrc[s])
 		}
-		counts[a.bySrc[s]]++
-		counts[b.bySrc[s]]++
+		answered[a.bySrc[s]]++
+		answered[b.bySrc[s]]++
 	}
 	total := 2 * len(srcs)
-	t.Logf("with XDP (%s): %v over %d requests", mode, counts, total)
+	t.Logf("with XDP (%s): %v over %d requests", mode, answered, total)
 	for _, r := range d.Reals {
-		if share := float64(counts[r.Name]) / float64(total); share < 0.10 {
-			t.Errorf("%s answered %d of %d requests (%.0f%%), want at least 10%%", r.Name, counts[r.Name], total, 100*share)
+		if share := float64(answered[r.Name]) / float64(total); share < 0.10 {
+			t.Errorf("%s answered %d of %d requests (%.0f%%), want at least 10%%", r.Name, answered[r.Name], total, 100*share)
 		}
 	}
-	checkStats(t, x, svc, vip, d, counts)
+	var conns connections
+	conns.addRound(t, a, nil)
+	conns.addRound(t, b, nil)
+	conns.log(t, "rounds 1 and 2")
+	checkStats(t, x, svc, vip, d, conns.counts())
 
 	save := x.run("-S", "-n")
 	for _, want := range []string{
@@ -149,14 +158,16 @@ func testDirectRouting(t *testing.T, vip netip.Addr, mode string, wantMode topo.
 			}
 		case c.bySrc[s] != a.bySrc[s]:
 			t.Errorf("source %s moved from %s to %s when r2's weight went to 0: the mh table must not change", s, a.bySrc[s], c.bySrc[s])
-		default:
-			counts[c.bySrc[s]]++ // through xvs
 		}
 	}
 	if onR2 > 0 && passed < 4*uint64(onR2) {
 		t.Errorf("%d sources hashed to r2 (weight 0), but the kernel forwarded only %d packets", onR2, passed)
 	}
-	checkStats(t, x, svc, vip, d, counts)
+	// Through xvs: the sources not hashed to r2 (the others took the
+	// kernel's route).
+	conns.addRound(t, c, func(s netip.Addr) bool { return a.bySrc[s] != "r2" })
+	conns.log(t, "rounds 1 to 3")
+	checkStats(t, x, svc, vip, d, conns.counts())
 
 	// Detach: the kernel's route takes over again.
 	x.run("detach", topo.Iface)
@@ -192,8 +203,9 @@ func (tr *traffic) forwarded() uint64 {
 }
 
 type roundResult struct {
-	bySrc map[netip.Addr]string // who answered each source
-	count map[string]int        // requests answered per real
+	bySrc  map[netip.Addr]string         // who answered each source
+	client map[netip.Addr]netip.AddrPort // each source's address and port, as its real saw it
+	count  map[string]int                // requests answered per real
 }
 
 // round sends one request from each source and checks that all were
@@ -208,7 +220,7 @@ func (tr *traffic) round(ctx context.Context, what string) roundResult {
 	srcs := tr.d.Sources(tr.vip)
 	start := time.Now()
 	res := topo.Burst(ctx, tr.d.Client.NS, srcs, netip.AddrPortFrom(tr.vip, 80), topo.BurstOptions{})
-	rr := roundResult{bySrc: map[netip.Addr]string{}, count: map[string]int{}}
+	rr := roundResult{bySrc: map[netip.Addr]string{}, client: map[netip.Addr]netip.AddrPort{}, count: map[string]int{}}
 	var failed []string
 	for _, x := range res {
 		if x.Err != nil {
@@ -237,6 +249,7 @@ func (tr *traffic) round(ctx context.Context, what string) roundResult {
 				t.Errorf("%s: source %s seen by %s and %s", what, h.Remote.Addr(), prev, r.Name)
 			}
 			seen[h.Remote.Addr()] = r.Name
+			rr.client[h.Remote.Addr()] = h.Remote
 		}
 	}
 	for _, s := range srcs {
@@ -296,8 +309,9 @@ func checkListed(t *testing.T, l *listing, svc string, weights map[string]int, d
 	}
 }
 
-// checkStats checks -L -n --stats against the requests the client got
-// answered through the balancer: a connection per request, per real too.
+// checkStats checks -L -n --stats against the connections each real
+// answered through the balancer (connections.counts): Conns per real and
+// their sum for the service.
 func checkStats(t *testing.T, x *xvsadm, svc string, vip netip.Addr, d *topo.DR, counts map[string]int) {
 	t.Helper()
 	m, err := parseStats(x.run("-L", "-n", "--stats"))
@@ -314,7 +328,7 @@ func checkStats(t *testing.T, x *xvsadm, svc string, vip netip.Addr, d *topo.DR,
 		t.Fatalf("--stats does not list %s", key)
 	}
 	if s.conns != uint64(total) {
-		t.Errorf("%s: Conns %d, want %d (one per request)", key, s.conns, total)
+		t.Errorf("%s: Conns %d, want %d (one per distinct client address and port)", key, s.conns, total)
 	}
 	// A request is at least SYN, ACK with the request, and a FIN from
 	// the client: each at least 40 bytes of IP and TCP header.

@@ -60,6 +60,7 @@ func testNAT(t *testing.T, vip netip.Addr) {
 	}
 	srcs := d.Sources(vip)
 	count := map[string]int{}
+	var conns connections
 	for round := 1; round <= 2; round++ {
 		for _, r := range d.Reals {
 			r.HTTP.Reset()
@@ -82,6 +83,7 @@ func testNAT(t *testing.T, vip netip.Addr) {
 		for _, r := range d.Reals {
 			for _, h := range r.HTTP.Hits() {
 				seen++
+				conns.add(t, r.Name, h.Remote)
 				if h.Local != netip.AddrPortFrom(r.Addr(vip), realPort) {
 					t.Errorf("round %d: %s got a connection to %s, want its own %s", round, r.Name, h.Local, netip.AddrPortFrom(r.Addr(vip), realPort))
 				}
@@ -95,6 +97,7 @@ func testNAT(t *testing.T, vip netip.Addr) {
 		}
 	}
 	t.Logf("NAT: %v over %d requests", count, 2*len(srcs))
+	conns.log(t, "rounds 1 and 2")
 	w4, w6, err := d.LB.NS.Forwarded()
 	if err != nil {
 		t.Fatal(err)
@@ -146,8 +149,14 @@ func testNAT(t *testing.T, vip netip.Addr) {
 		t.Fatal(err)
 	}
 	s := m["TCP "+svc]
-	if s.conns != uint64(2*len(srcs)) || s.inPkts < 3*s.conns || s.outPkts < 2*s.conns || s.outBytes < 40*s.outPkts {
-		t.Errorf("TCP %s: Conns %d InPkts %d OutPkts %d OutBytes %d: want a connection per request, and replies counted", svc, s.conns, s.inPkts, s.outPkts, s.outBytes)
+	if s.conns != uint64(conns.total()) || s.inPkts < 3*s.conns || s.outPkts < 2*s.conns || s.outBytes < 40*s.outPkts {
+		t.Errorf("TCP %s: Conns %d InPkts %d OutPkts %d OutBytes %d: want %d connections (one per distinct client address and port), and replies counted", svc, s.conns, s.inPkts, s.outPkts, s.outBytes, conns.total())
+	}
+	for _, r := range d.Reals {
+		rk := "TCP " + svc + " -> " + hostPort(r.Addr(vip), realPort)
+		if got, want := m[rk].conns, uint64(conns.counts()[r.Name]); got != want {
+			t.Errorf("%s (%s): Conns %d, want %d (one per distinct client address and port it saw)", rk, r.Name, got, want)
+		}
 	}
 }
 

@@ -104,7 +104,11 @@ func testTunnel(t *testing.T, vip netip.Addr, tunArgs []string) {
 	if total < 3*2*uint64(len(srcs)) {
 		t.Errorf("the reals decapsulated %d packets for %d requests", total, 2*len(srcs))
 	}
-	checkStats(t, x, svc, vip, d, map[string]int{"r1": a.count["r1"] + b.count["r1"], "r2": a.count["r2"] + b.count["r2"]})
+	var conns connections
+	conns.addRound(t, a, nil)
+	conns.addRound(t, b, nil)
+	conns.log(t, "rounds 1 and 2")
+	checkStats(t, x, svc, vip, d, conns.counts())
 
 	// iperf3, TCP then UDP, on another service with the same reals. The
 	// client's full-sized TCP segments (1500 bytes on a 1500-byte link) no

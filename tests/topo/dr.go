@@ -99,6 +99,11 @@ type DROptions struct {
 	Reals   int // number of real servers (default 3, at most 9)
 	Sources int // client source addresses per family (default 64, at most 100)
 	Port    int // HTTP port of the reals (default 80)
+	// ClientPorts, when not 0, narrows the client's ephemeral ports
+	// (net.ipv4.ip_local_port_range, IPv6 too) to that many, from 40000:
+	// its sources then reuse ports across requests, as clients behind a
+	// NAT gateway do.
+	ClientPorts int
 }
 
 // NewDR builds the direct-routing topology and registers its removal with
@@ -115,6 +120,9 @@ func NewDR(env Env, opt DROptions) (*DR, error) {
 	}
 	if opt.Reals > 9 || opt.Sources > 100 {
 		return nil, errors.New("topology: at most 9 reals and 100 sources")
+	}
+	if opt.ClientPorts < 0 || opt.ClientPorts > 20000 {
+		return nil, fmt.Errorf("topology: client ports %d: want 1 to 20000, or 0", opt.ClientPorts)
 	}
 	d := &DR{Suffix: RandSuffix(3)}
 	ns := func(role string) (*Netns, error) {
@@ -175,6 +183,11 @@ func NewDR(env Env, opt DROptions) (*DR, error) {
 	// Client: many sources, VIPs via the balancer, no redirects taken.
 	if d.Client, err = node("client", ClientAddr4, ClientAddr6); err != nil {
 		return nil, err
+	}
+	if opt.ClientPorts > 0 {
+		if err := d.Client.NS.Sysctl("net.ipv4.ip_local_port_range", fmt.Sprintf("40000 %d", 40000+opt.ClientPorts-1)); err != nil {
+			return nil, err
+		}
 	}
 	if err := d.Client.NS.Sysctls(
 		"net.ipv4.conf.all.accept_redirects", "0",
