@@ -46,6 +46,9 @@ func RandSuffix(n int) string {
 // locked OS thread that is thrown away: the caller's thread never changes
 // namespace.
 func NewNetns(env Env, name string) (*Netns, error) {
+	if err := prepareNetnsDir(); err != nil {
+		return nil, err
+	}
 	errc := make(chan error, 1)
 	go func() {
 		// Never unlocked: the runtime ends this thread when the
