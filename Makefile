@@ -39,12 +39,13 @@ test-vm: deps
 demo: deps build
 	$(GO) run ./tests/demo --xvsadm $(BIN)
 
-# ns/packet under BPF_PROG_TEST_RUN, written to docs/BENCHMARKS.md.
+# ns/packet under BPF_PROG_TEST_RUN and the control plane's timings, each
+# written into its marked section of docs/BENCHMARKS.md.
 bench: deps build
 	XVS_BENCH_OUT=$(CURDIR)/bin/bench-datapath.md $(GO) test -count=1 -run TestWriteBenchmarks -v ./tests/datapath/
-	./scripts/replace-section.sh docs/BENCHMARKS.md "# Benchmarks" "## Control plane: xvsadm on the BPF store" bin/bench-datapath.md
+	./scripts/replace-section.sh docs/BENCHMARKS.md datapath bin/bench-datapath.md
 	XVSADM=$(BIN) ./scripts/bench-control.sh >bin/bench-control.md
-	./scripts/replace-section.sh docs/BENCHMARKS.md "## Control plane: xvsadm on the BPF store" "## Kernel IPVS and XDP in the test VM (issue 5)" bin/bench-control.md
+	./scripts/replace-section.sh docs/BENCHMARKS.md control bin/bench-control.md
 
 clean:
 	rm -rf bin

@@ -37,7 +37,6 @@ measure() {
 IN=/dev/null
 "$BIN" --state "$STATE" -L -n >/dev/null # load and pin the datapath first
 lines=$(wc -l <"$TMP/rules")
-echo
 echo "## Control plane: xvsadm on the BPF store"
 echo
 echo "Written by \`make bench\` (scripts/bench-control.sh) on $(date -u +%Y-%m-%d)."
@@ -61,7 +60,7 @@ measure "-R --atomic ($N x $M, empty state)" "$BIN" --state "$STATE" -R --atomic
 IN=/dev/null
 measure "-a (one real, $N services loaded, after --atomic)" "$BIN" --state "$STATE" -a -t 10.1.0.1:80 -r 192.168.0.98:80 -g
 echo
-echo "Target (issue 6): the $N x $M restore under 2 s. CPU time is what the process costs; wall time also holds waiting for the CPUs when the machine is busy (see the load average)."
+echo "Target: the $N x $M restore under 2 s. CPU time is what the process costs; wall time also holds waiting for the CPUs when the machine is busy (see the load average)."
 echo
 echo "Where the time goes (profiled with go test -cpuprofile on TestRestoreScaleBPF): about half is computing 10,000 Maglev tables (IPVS's populate, ~80 us each for 4093 slots, built on all CPUs); the rest is parsing 110,000 lines and a few batch syscalls. Before this work the same restore did not finish in 10 minutes: each line was its own commit (quadratic), each table swap into the map-in-map waited for an RCU grace period (~20 ms each), tables were filled one slot per syscall element, every real's neighbour was resolved by netlink, and Load read all 262,144 real slots and one counter slot per syscall. Now: one commit per rule file, all tables swapped in one batch update, tables filled through mmap, neighbours resolved only for new reals once per address, Load reads the used prefix of xvs_reals and the counters in batches, and Config finds services through an index."
 echo

@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# replace-section.sh FILE BEGIN END NEW: replaces the lines of FILE from the
-# line equal to BEGIN up to (not including) the line equal to END with the
-# contents of NEW, so each benchmark writes only its own section of
-# docs/BENCHMARKS.md. Without BEGIN in FILE, NEW is appended.
+# replace-section.sh FILE NAME NEW: replaces the lines of FILE between the
+# marker lines `<!-- begin make bench: NAME -->` and
+# `<!-- end make bench: NAME -->` with the contents of NEW, so each benchmark
+# writes only its own section of docs/BENCHMARKS.md and the section's
+# headings can change without touching the Makefile. Without the markers in
+# FILE, NEW is appended between new markers.
 set -euo pipefail
-file=$1 begin=$2 end=$3 new=$4
+file=$1 name=$2 new=$3
+begin="<!-- begin make bench: $name -->"
+end="<!-- end make bench: $name -->"
 touch "$file"
+if grep -qxF "$begin" "$file" && ! grep -qxF "$end" "$file"; then
+	echo "replace-section: $file has \"$begin\" but no \"$end\"" >&2
+	exit 1
+fi
 awk -v begin="$begin" -v end="$end" -v new="$new" '
-	function emit(  line) { while ((getline line < new) > 0) print line; close(new); done = 1 }
+	function emit(  line) { print begin; while ((getline line < new) > 0) print line; close(new); print end; done = 1 }
 	$0 == begin && !done { emit(); skip = 1; next }
-	skip && $0 == end { skip = 0 }
+	skip && $0 == end { skip = 0; next }
 	!skip { print }
 	END { if (!done) emit() }
 ' "$file" >"$file.tmp"

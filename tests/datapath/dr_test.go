@@ -118,7 +118,7 @@ func TestNotForUs(t *testing.T) {
 func TestUnsupportedPassed(t *testing.T) {
 	f := newFixture(t)
 	local := f.svc("tcp", "10.0.0.100:81", "mh", 0)
-	f.real(local, "10.0.0.11:8080", bpf.FwdLocalNode, 1) // -m and -i are in the datapath (issue 4); local node is not
+	f.real(local, "10.0.0.11:8080", bpf.FwdLocalNode, 1) // -m and -i are in the datapath; local node is not
 	in := pkt{proto: "tcp", src: "10.1.0.5:40000", dst: "10.0.0.100:81", flags: "S"}.frame()
 	if verdict, out := f.run(in); verdict != xdpPass || !bytes.Equal(out, in) {
 		t.Fatalf("verdict %d, want untouched XDP_PASS", verdict)

@@ -123,7 +123,7 @@ func encapBenchSection(tb testing.TB, rounds int, repeat uint32) string {
 	e := newFwdBenchEnv(tb)
 	r, pass := e.fwdResults(rounds, repeat)
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\n## Established flow per forwarding method (issue 4)\n\n")
+	fmt.Fprintf(&sb, "\n### Established flow per forwarding method\n\n")
 	fmt.Fprintf(&sb, "Encapsulation and NAT change the frame, and BPF_PROG_TEST_RUN reuses one buffer across repeats: a wrapper (`xvs_bench_restore` in bpf/bench.c) puts the original frame back before every run (bpf_xdp_adjust_head to the original start, bpf_xdp_store_bytes of the original bytes), then tail-calls the program. The same wrapper tail-calling `XDP_PASS` is measured on the same frame and its cost removed: ns/packet = wrapper+xvs - wrapper+pass + pass (the wrapper's adjust_head runs only after an encapsulation, so the tunnel rows carry that one helper call). Established TCP flows (ACK, 64 bytes of payload), one mh service per row with one real, median of %d rounds of %d runs; every row through the same wrapper, so direct routing is the reference of this table (the first table measures it without a wrapper).\n\n", rounds, repeat)
 	fmt.Fprintf(&sb, "| path | ns/packet | x XDP_PASS |\n|---|---:|---:|\n")
 	for _, c := range e.cases {

@@ -65,7 +65,7 @@ func schedBenchSection(tb testing.TB, e *benchEnv, rounds int, repeat uint32) st
 	}
 	e.commit()
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\n## New-flow cost per scheduler (issue 3)\n\n")
+	fmt.Fprintf(&sb, "\n## Schedulers and connection accounting: new-flow cost\n\n")
 	fmt.Fprintf(&sb, "Same method as the new-flow row above (wrapper with a fresh client per run, wrapper+XDP_PASS subtracted), median of %d rounds of %d runs, one TCP service of n direct-routing reals of weight 1 (ovf: 65535, so its reals stay under their weight in active connections). Every new flow also makes a connection entry, counts it for its real (IPVS's active/inactive counts), and arms the expiry sweep if it is not running. lc, wlc, sed, nq, fo and ovf look at every real (O(n), bpf_loop); rr and wrr at the next usable one; sh, dh and mh hash into a table. lblc and lblcr look up the destination address's entry (lblcr: its set of up to 16 reals) and, every new flow here being to one VIP and active (SYN_RECV), often find its real overloaded and run wlc over every real.\n\n", rounds, repeat)
 	fmt.Fprintf(&sb, "| scheduler | 10 reals ns/new flow | 256 reals ns/new flow |\n|---|---:|---:|\n")
 	for _, sched := range []string{"rr", "wrr", "lc", "wlc", "sed", "nq", "fo", "ovf", "lblc", "lblcr", "sh", "dh", "mh"} {
