@@ -48,13 +48,13 @@ func addStats(t, o *maps.Stats) {
 
 // backendKey identifies a real of a service, in the maps or the kernel.
 type backendKey struct {
-	fwmark  uint32
-	v6      bool
-	proto   uint8
-	addr    netip.Addr
-	port    uint16
-	raddr   netip.Addr
-	rport   uint16
+	fwmark uint32
+	v6     bool
+	proto  uint8
+	addr   netip.Addr
+	port   uint16
+	raddr  netip.Addr
+	rport  uint16
 }
 
 func keyOf(s *maps.Service, d *maps.Dest) backendKey {

@@ -100,8 +100,8 @@ func mixedSnapshot() *Snapshot {
 			entry(udp("[::ffff:198.51.100.20]:53"), none, real("[::ffff:10.1.0.4]:53", 2, 0, 4, stats(4, 4, 4, 240, 320))),
 			entry(sctp("198.51.100.30:3868"), none, real("10.1.0.5:3868", 1, 1, 0, stats(1, 20, 0, 2000, 0))),
 		},
-		Retired:  stats(50, 500, 5, 30000, 300),
-		Verdicts: map[string]uint64{"pass_no_vip": 1234, "pass_fragment": 2, "pass_no_neighbour": 3, "too_big": 1},
+		Retired:   stats(50, 500, 5, 30000, 300),
+		Verdicts:  map[string]uint64{"pass_no_vip": 1234, "pass_fragment": 2, "pass_no_neighbour": 3, "too_big": 1},
 		ConnTable: loader.ConnTable{Entries: 42, Capacity: 1 << 20, Expired: 999, Sweeps: 3600},
 		Attached: []loader.Attachment{
 			{Iface: "eth0", Mode: loader.ModeNative},
