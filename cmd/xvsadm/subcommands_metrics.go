@@ -41,4 +41,3 @@ func newMetricsCmd(o *rootOptions) *cobra.Command {
 	c.Flags().StringVar(&dir, "textfile", "", "write DIR/"+metrics.TextfileName+" atomically instead of standard output")
 	return c
 }
-
