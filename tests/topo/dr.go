@@ -99,6 +99,9 @@ type DROptions struct {
 	Reals   int // number of real servers (default 3, at most 9)
 	Sources int // client source addresses per family (default 64, at most 100)
 	Port    int // HTTP port of the reals (default 80)
+	// Prefix starts every namespace's name (default "xvs-"), so tests
+	// running beside others can keep to their own.
+	Prefix string
 }
 
 // NewDR builds the direct-routing topology and registers its removal with
@@ -113,12 +116,15 @@ func NewDR(env Env, opt DROptions) (*DR, error) {
 	if opt.Port == 0 {
 		opt.Port = 80
 	}
+	if opt.Prefix == "" {
+		opt.Prefix = "xvs-"
+	}
 	if opt.Reals > 9 || opt.Sources > 100 {
 		return nil, errors.New("topology: at most 9 reals and 100 sources")
 	}
 	d := &DR{Suffix: RandSuffix(3)}
 	ns := func(role string) (*Netns, error) {
-		return NewNetns(env, "xvs-"+d.Suffix+"-"+role)
+		return NewNetns(env, opt.Prefix+d.Suffix+"-"+role)
 	}
 	var err error
 	if d.Switch, err = ns("sw"); err != nil {
