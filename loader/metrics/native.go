@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xvs-lb/xvs/bpf"
+	"github.com/xvs-lb/xvs/loader"
 	"github.com/xvs-lb/xvs/maps"
 )
 
@@ -49,6 +50,8 @@ var (
 
 	attached = newFamily("xvs_attached_info", "Interfaces xvs serves, with how: native or generic XDP, or ipvs (native XDP failed; kernel IPVS alone serves it).", prometheus.GaugeValue, "interface", "mode")
 
+	neighbour = newFamily("xvs_nexthop_neighbour_state", "Neighbour entry of each next hop of the reals (the real itself on a connected network, else its gateway), one series per state, 1 for the current: until it is valid (reachable, stale, delay, probe, permanent, noarp) XDP passes the real's packets to the kernel (pass_no_neighbour).", prometheus.GaugeValue, "interface", "address", "state")
+
 	kernelInfo    = newFamily("xvs_kernel_ipvs_info", "Kernel IPVS on this host: absent, mirrored (xvs keeps it equal to its maps) or not_mirrored (XVS_IPVS_MIRROR=off).", prometheus.GaugeValue, "state")
 	driftServices = newFamily("xvs_kernel_ipvs_drift_services", "Services that differ between the XDP maps and kernel IPVS (only while mirrored; xvsadm drift lists them).", prometheus.GaugeValue)
 	driftTimeouts = newFamily("xvs_kernel_ipvs_drift_timeouts", "1 when the timeouts differ between the XDP maps and kernel IPVS (only while mirrored).", prometheus.GaugeValue)
@@ -57,7 +60,7 @@ var (
 var nativeFamilies = []family{
 	svcConns, svcInPackets, svcOutPackets, svcInBytes, svcOutBytes,
 	realConns, realInPackets, realOutPackets, realInBytes, realOutBytes, realCurrent,
-	verdicts, connEntries, connCapacity, connExpired, attached, kernelInfo, driftServices, driftTimeouts,
+	verdicts, connEntries, connCapacity, connExpired, attached, neighbour, kernelInfo, driftServices, driftTimeouts,
 }
 
 // statsSeries are the five counter families of a service or a real.
@@ -119,6 +122,13 @@ func collectNative(s *Snapshot, ch chan<- prometheus.Metric) {
 		att.add(1, a.Iface, string(a.Mode))
 	}
 	att.send(ch)
+	nh := neighbour.series()
+	for _, h := range s.NextHops {
+		for _, st := range loader.NeighStates {
+			nh.add(boolValue(h.State == st), h.Iface, h.Addr.String(), st)
+		}
+	}
+	nh.send(ch)
 	kernelInfo.one(ch, 1, string(s.Kernel.State))
 	if s.Kernel.State == KernelMirrored {
 		driftServices.one(ch, float64(s.Kernel.DriftServices))

@@ -17,7 +17,9 @@ type Snapshot struct {
 	Verdicts  map[string]uint64
 	ConnTable loader.ConnTable
 	Attached  []loader.Attachment
-	Kernel    Kernel
+	// NextHops are the next hops of the reals with their neighbour state.
+	NextHops []loader.NextHop
+	Kernel   Kernel
 }
 
 // KernelState says whether kernel IPVS exists and mirrors the maps.

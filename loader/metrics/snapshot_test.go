@@ -108,6 +108,11 @@ func mixedSnapshot() *Snapshot {
 			{Iface: "eth1", Mode: loader.ModeGeneric},
 			{Iface: "eth2", Mode: loader.ModeIPVS},
 		},
+		NextHops: []loader.NextHop{
+			{Iface: "eth0", Addr: netip.MustParseAddr("10.1.0.1"), State: "reachable"},
+			{Iface: "eth0", Addr: netip.MustParseAddr("10.1.0.2"), State: "failed"},
+			{Iface: "eth1", Addr: netip.MustParseAddr("fe80::1"), State: "stale"}, // the IPv6 reals' router
+		},
 		Kernel: Kernel{
 			State: KernelMirrored,
 			Services: []*maps.ServiceEntry{

@@ -3,6 +3,7 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/xvs-lb/xvs/loader"
 	"github.com/xvs-lb/xvs/loader/ipvs"
@@ -34,7 +35,7 @@ func (s StateSource) Snapshot() (*Snapshot, error) {
 // ReadState reads a Snapshot from an opened state directory: the
 // configuration and counters through the store xvsadm -L reads, the
 // verdicts, connection table and attachments that xvsadm status shows,
-// and kernel IPVS.
+// the reals' next hops, and kernel IPVS.
 func ReadState(st *loader.State) (*Snapshot, error) {
 	status, err := st.StatusNoCount()
 	if err != nil {
@@ -49,6 +50,10 @@ func ReadState(st *loader.State) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	hops, err := loader.NextHops(realAddrs(cfg))
+	if err != nil {
+		return nil, err
+	}
 	k, err := ReadKernel(cfg)
 	if err != nil {
 		return nil, err
@@ -56,8 +61,23 @@ func ReadState(st *loader.State) (*Snapshot, error) {
 	return &Snapshot{
 		Services: cfg.Services, Retired: retired,
 		Verdicts: status.Verdicts, ConnTable: status.ConnTable, Attached: status.Attached,
-		Kernel: k,
+		NextHops: hops, Kernel: k,
 	}, nil
+}
+
+// realAddrs lists the addresses of cfg's reals, once each.
+func realAddrs(cfg *maps.Config) []netip.Addr {
+	seen := map[netip.Addr]bool{}
+	var out []netip.Addr
+	for _, e := range cfg.Services {
+		for _, d := range e.Dests {
+			if a := d.Addr.Unmap(); !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }
 
 // ReadKernel reads kernel IPVS: its table with counters, its totals, and

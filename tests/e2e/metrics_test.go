@@ -132,6 +132,15 @@ func testMetricsExactCounts(t *testing.T, vip netip.Addr) {
 		if w := m.backend("node_ipvs_backend_weight", vip, a); w != 1 {
 			t.Errorf("%s: node_ipvs_backend_weight %v, want 1", r.Name, w)
 		}
+		// The reals share the balancer's segment: each is its own next
+		// hop, resolved (XDP forwarded to it).
+		valid := 0.0
+		for _, state := range []string{"reachable", "stale", "delay", "probe"} {
+			valid += m.find("xvs_nexthop_neighbour_state", map[string]string{"interface": topo.Iface, "address": a.String(), "state": state})
+		}
+		if valid != 1 {
+			t.Errorf("%s: xvs_nexthop_neighbour_state of %s on %s is not one valid state (%v)", r.Name, a, topo.Iface, valid)
+		}
 		conns += dd.opens
 		segs += dd.segs
 	}
