@@ -8,16 +8,13 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/xvs-lb/xvs/tests/privileged"
 )
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("privileged test must run under CI: not root")
-		}
-		t.Skip("needs root (BPF)")
-	}
+	privileged.Require(t, "BPF")
 }
 
 func TestLoadVerifies(t *testing.T) {

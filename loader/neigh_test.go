@@ -3,13 +3,13 @@ package loader_test
 import (
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/xvs-lb/xvs/loader"
+	"github.com/xvs-lb/xvs/tests/privileged"
 	"github.com/xvs-lb/xvs/tests/topo"
 )
 
@@ -18,12 +18,7 @@ import (
 // for all the reals behind it), over many pipelined windows, IPv4 and IPv6;
 // a real without a route gets none.
 func TestResolveNeighbours(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("privileged test must run under CI: not root")
-		}
-		t.Skip("needs root (network namespaces)")
-	}
+	privileged.Require(t, "network namespaces")
 	sfx := topo.RandSuffix(3)
 	lb, err := topo.NewNetns(t, "xvs-neigh-lb-"+sfx)
 	if err != nil {

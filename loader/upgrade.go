@@ -136,10 +136,8 @@ func (s *State) loadAgainstPinned(spec *ebpf.CollectionSpec, old *ebpf.ProgramIn
 			m.Close()
 		}
 	}()
-	var carried []string
 	for name, m := range held {
 		repl[name] = m
-		carried = append(carried, name)
 	}
 	var diffs []string
 	for _, name := range sortedKeys(repl) {

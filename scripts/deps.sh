@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages xvs's build, tests and demo need, when missing.
+# Installs, when missing, every Debian package that tests/deps/programs.list
+# names: the programs make demo, make test, make bench and the test VM run
+# (plus any package names given as arguments). The Go toolchain is the one
+# exemption: the operator installs it by hand (README).
+# scripts/check-deps.sh then checks the list against the code and dpkg.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+list=tests/deps/programs.list
 
-pkgs=(clang-19 llvm-19 libbpf-dev bpftool iproute2 ethtool util-linux ipvsadm curl busybox-static)
-# The kernel-IPVS test VM (scripts/vm/run.sh): qemu, busybox, objcopy (binutils).
-pkgs+=(qemu-system-x86 binutils)
+mapfile -t pkgs < <(awk '$1 !~ /^#/ && NF >= 2 && $2 !~ /^=/ && !seen[$2]++ { print $2 }' "$list")
 pkgs+=("$@")
 
 missing=()

@@ -12,18 +12,14 @@ import (
 	"github.com/xvs-lb/xvs/bpf"
 	"github.com/xvs-lb/xvs/loader"
 	"github.com/xvs-lb/xvs/maps"
+	"github.com/xvs-lb/xvs/tests/privileged"
 )
 
-// requireRoot skips a test that needs BPF when not root, and fails it
-// under CI.
+// requireRoot skips a test that needs BPF when not root (or in -short
+// mode), and fails it under CI.
 func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("privileged test must run under CI: not root")
-		}
-		t.Skip("needs root (BPF maps)")
-	}
+	privileged.Require(t, "BPF maps")
 }
 
 // tempStateDir returns a fresh state directory on bpffs, removed (pins and

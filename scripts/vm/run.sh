@@ -79,7 +79,7 @@ for a in $("$ir/bin/busybox" --list); do
 	[ "$a" = ip ] || [ -e "$ir/bin/$a" ] || ln -s busybox "$ir/bin/$a"
 done
 for b in /usr/sbin/ipvsadm /usr/sbin/ip /usr/sbin/tc /usr/bin/nsenter; do
-	[ -x "$b" ] || continue
+	[ -x "$b" ] || { echo "vm: $b missing (make deps)" >&2; exit 1; }
 	mkdir -p "$ir$(dirname "$b")"; cp "$b" "$ir$b"
 	for lib in $(ldd "$b" | grep -o '/[^ ]*'); do
 		mkdir -p "$ir$(dirname "$lib")"; cp -L "$lib" "$ir$lib"

@@ -10,6 +10,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-lb/xvs/tests/privileged"
 )
 
 // nsRunner runs functions on one OS thread inside a private network namespace.
@@ -50,12 +52,7 @@ func (r *nsRunner) do(f func()) {
 
 func requireRoot(tb testing.TB) {
 	tb.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("privileged test must run under CI: not root")
-		}
-		tb.Skip("needs root (BPF, netns)")
-	}
+	privileged.Require(tb, "BPF, netns")
 }
 
 // The test network, seen from the balancer: one interface (dp0) on

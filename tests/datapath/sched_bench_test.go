@@ -57,11 +57,11 @@ func schedBenchSection(tb testing.TB, e *benchEnv, rounds int, repeat uint32) st
 	reals := e.benchReals(256)
 	vip := netip.MustParseAddrPort("10.0.0.100:80")
 	// The service the bench environment made is replaced by one per configuration.
-	for _, s := range e.cfg.Services {
-		if err := e.cfg.DelService(&s.Service); err != nil {
+	for len(e.cfg.Services) > 0 {
+		s := e.cfg.Services[0].Service
+		if err := e.cfg.DelService(&s); err != nil {
 			tb.Fatal(err)
 		}
-		break
 	}
 	e.commit()
 	var sb strings.Builder

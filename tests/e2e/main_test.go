@@ -2,13 +2,13 @@ package e2e_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 
+	"github.com/xvs-lb/xvs/tests/deps"
 	"github.com/xvs-lb/xvs/tests/topo"
 )
 
@@ -39,15 +39,11 @@ func run(m *testing.M) int {
 
 // buildXvsadm builds ./cmd/xvsadm of this module into out.
 func buildXvsadm(out string) (string, error) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	root, err := filepath.Abs("../..") // tests/e2e -> module root
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command(goBin, "build", "-o", out, "./cmd/xvsadm")
+	cmd := deps.Command(context.Background(), "go", "build", "-o", out, "./cmd/xvsadm")
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -19,6 +19,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-lb/xvs/tests/deps"
 )
 
 // NetnsDir is where named network namespaces are bind-mounted, as with
@@ -195,10 +197,14 @@ func (n *Netns) Sysctls(kv ...string) error {
 
 // Command returns a command that runs name inside the namespace through
 // nsenter --net. Unlike ip netns exec it keeps the mount namespace, so
-// pins under /sys/fs/bpf stay visible.
+// pins under /sys/fs/bpf stay visible. Like deps.Command, it fails to
+// start when tests/deps/programs.list does not cover name.
 func (n *Netns) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	a := append([]string{"--net=" + n.Path(), "--", name}, args...)
-	cmd := exec.CommandContext(ctx, "nsenter", a...)
+	cmd := deps.Command(ctx, "nsenter", a...)
+	if err := deps.Check(name); err != nil {
+		cmd.Err = err
+	}
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-lb/xvs/tests/deps"
 )
 
 // Skipper is the part of testing.TB that Require uses.
@@ -23,7 +25,7 @@ func Missing() string {
 	if os.Geteuid() != 0 {
 		return "needs root (network namespaces, veth, XDP)"
 	}
-	if _, err := exec.LookPath("nsenter"); err != nil {
+	if _, err := deps.LookPath("nsenter"); err != nil {
 		return "needs nsenter (util-linux) in PATH"
 	}
 	return ""
@@ -33,6 +35,9 @@ func Missing() string {
 // fails it instead when CI=true: there a skip would hide a broken setup.
 func Require(t Skipper) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("privileged test: skipped in -short mode")
+	}
 	why := Missing()
 	if why == "" {
 		return

@@ -1,15 +1,16 @@
 package vm
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xvs-lb/xvs/tests/deps"
 	"github.com/xvs-lb/xvs/tests/topo"
 )
 
@@ -23,7 +24,7 @@ func TestPPSHost(t *testing.T) {
 	}
 	topo.Require(t)
 	adm := filepath.Join(t.TempDir(), "xvsadm")
-	cmd := exec.Command("go", "build", "-o", adm, "./cmd/xvsadm")
+	cmd := deps.Command(context.Background(), "go", "build", "-o", adm, "./cmd/xvsadm")
 	cmd.Dir = repoRoot(t)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build xvsadm: %v\n%s", err, out)

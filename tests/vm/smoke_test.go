@@ -1,9 +1,11 @@
 package vm
 
 import (
+	"context"
 	"os"
-	"os/exec"
 	"testing"
+
+	"github.com/xvs-lb/xvs/tests/deps"
 )
 
 // TestInVMKernelIPVS checks the VM's kernel has IPVS and ipvsadm talks to it.
@@ -12,7 +14,7 @@ func TestInVMKernelIPVS(t *testing.T) {
 	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
 		t.Fatalf("no kernel IPVS in the VM: %v", err)
 	}
-	out, err := exec.Command("ipvsadm", "-L", "-n").CombinedOutput()
+	out, err := deps.Command(context.Background(), "ipvsadm", "-L", "-n").CombinedOutput()
 	if err != nil {
 		t.Fatalf("ipvsadm -L -n: %v\n%s", err, out)
 	}

@@ -1,14 +1,15 @@
 package vm
 
 import (
+	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/xvs-lb/xvs/tests/deps"
 	"github.com/xvs-lb/xvs/tests/topo"
 )
 
@@ -35,7 +36,7 @@ func vmMissing() string {
 		return "needs root"
 	}
 	for _, tool := range []string{"qemu-system-x86_64", "busybox", "ipvsadm", "apt-get", "dpkg", "objcopy"} {
-		if _, err := exec.LookPath(tool); err != nil {
+		if _, err := deps.LookPath(tool); err != nil {
 			return "needs " + tool + " (make deps)"
 		}
 	}
@@ -60,7 +61,7 @@ func TestVM(t *testing.T) {
 	root := repoRoot(t)
 	dir := t.TempDir()
 	build := func(args ...string) {
-		cmd := exec.Command("go", args...)
+		cmd := deps.Command(context.Background(), "go", args...)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -83,7 +84,7 @@ func TestVM(t *testing.T) {
 	if os.Getenv("XVS_VM_BENCH") != "1" {
 		args = append(args, "-test.skip", "^TestInVMBench")
 	}
-	cmd := exec.Command(filepath.Join(root, "scripts/vm/run.sh"), args...)
+	cmd := deps.Command(context.Background(), filepath.Join(root, "scripts/vm/run.sh"), args...)
 	if vmTimeout != "" {
 		cmd.Env = append(os.Environ(), "XVS_VM_TIMEOUT="+vmTimeout)
 	}
