@@ -47,6 +47,13 @@ func Open(dir string, opts Options) (*State, error) {
 	return st, nil
 }
 
+// Pinned reports whether dir holds a pinned datapath: its program pin,
+// written last, marks a complete one. Open would create one otherwise.
+func Pinned(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, progPin))
+	return err == nil
+}
+
 // Close releases the objects and the lock; pins stay.
 func (s *State) Close() error {
 	if s.Objs != nil {

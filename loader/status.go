@@ -26,7 +26,18 @@ type Status struct {
 	Maps        []MapStatus       `json:"maps"`
 	Verdicts    map[string]uint64 `json:"verdicts"`
 	MhTableSize uint32            `json:"mh_table_size"`
+	ConnTable   ConnTable         `json:"conn_table"`
 	Build       *ProgramBuild     `json:"program_build"`
+}
+
+// ConnTable is the connection table's fill as the expiry sweep (bpf/conn.h)
+// last saw it: reading it costs one lookup, where counting the table
+// would walk up to its million entries.
+type ConnTable struct {
+	Entries  uint64 `json:"entries"`  // entries at the start of the last sweep (at most one sweep period old)
+	Capacity uint32 `json:"capacity"` // max entries (loader.Options.ConnSize)
+	Expired  uint64 `json:"expired"`  // entries the sweep has removed since load
+	Sweeps   uint64 `json:"sweeps"`   // passes so far (0: no flow was ever made)
 }
 
 // Status gathers the state directory's status.
@@ -74,6 +85,11 @@ func (s *State) status(count bool) (*Status, error) {
 			st.Verdicts[name] += v
 		}
 	}
+	var sw bpf.Sweep
+	if err := s.Objs.XvsSweep.Lookup(uint32(0), &sw); err != nil {
+		return nil, fmt.Errorf("read sweep state: %w", err)
+	}
+	st.ConnTable = ConnTable{Entries: sw.Seen, Capacity: s.Objs.XvsConns.MaxEntries(), Expired: sw.Expired, Sweeps: sw.Runs}
 	var cfg bpf.Cfg
 	if err := s.Objs.XvsConfig.Lookup(uint32(0), &cfg); err != nil {
 		return nil, fmt.Errorf("read config: %w", err)

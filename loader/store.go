@@ -46,9 +46,13 @@ func OpenStore(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// MirrorDisabled reports whether the operator turned mirroring to kernel
+// IPVS off (XVS_IPVS_MIRROR=off).
+func MirrorDisabled() bool { return os.Getenv("XVS_IPVS_MIRROR") == "off" }
+
 // OpenMirror connects to kernel IPVS for mirroring, or says why it is off.
 func OpenMirror() (*ipvs.Mirror, string) {
-	if os.Getenv("XVS_IPVS_MIRROR") == "off" {
+	if MirrorDisabled() {
 		return nil, "off (XVS_IPVS_MIRROR=off)"
 	}
 	m, err := ipvs.Open()

@@ -417,6 +417,11 @@ func (s *BPFStore) apply(old, cfg *Config, swap bool) error {
 			s.used[id] = false
 		}
 	}
+	// Last, so a failed commit never counts a service it puts back: the
+	// freed slots keep their counters until a later commit reuses them.
+	if err := s.retire(cfg, gone); err != nil {
+		return err
+	}
 	if old.Timeouts != cfg.Timeouts || natReals(old) != natReals(cfg) || s.port0Stale(cfg) {
 		c := bpf.Cfg{TcpTimeout: cfg.Timeouts.TCP, TcpfinTimeout: cfg.Timeouts.TCPFin, UdpTimeout: cfg.Timeouts.UDP, MhSize: uint32(s.mhSize), NatReals: natReals(cfg), Port0Svcs: port0Svcs(cfg)}
 		if err := s.m.Config.Put(uint32(0), &c); err != nil {

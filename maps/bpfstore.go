@@ -248,10 +248,16 @@ func zeroStats(m *ebpf.Map, id uint32) error {
 	return nil
 }
 
-// ZeroStats zeroes the counters of svc (all services when nil).
+// ZeroStats zeroes the counters of svc (all services, and those of
+// removed services, when nil: as IPVS's -Z zeroes its totals).
 func (s *BPFStore) ZeroStats(svc *Service) error {
 	if s.loaded == nil {
 		if _, err := s.Load(); err != nil {
+			return err
+		}
+	}
+	if svc == nil {
+		if err := zeroStats(s.m.SvcStats, retiredSlot); err != nil {
 			return err
 		}
 	}

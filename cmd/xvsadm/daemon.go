@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -39,7 +38,7 @@ func (s *session) daemons() syncDaemons {
 	if s.o.daemons != nil {
 		return s.o.daemons
 	}
-	if os.Getenv("XVS_IPVS_MIRROR") != "off" && ipvs.Present() {
+	if !loader.MirrorDisabled() && ipvs.Present() {
 		return kernelDaemons{}
 	}
 	return stateDaemons{dir: s.o.stateDir}

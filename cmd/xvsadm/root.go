@@ -10,10 +10,10 @@ import (
 // constructor (newAttachCmd, newDetachCmd, newStatusCmd: subcommands_xdp.go;
 // newUpgradeCmd: subcommands_upgrade.go;
 // newImportCmd, newSyncCmd, newDriftCmd: subcommands_ipvs.go; newRealserverCmd:
-// realserver.go).
+// realserver.go; newMetricsCmd: subcommands_metrics.go).
 // The words that select them are their names: adding one here is enough.
 func subcommands(o *rootOptions) []*cobra.Command {
-	return []*cobra.Command{newAttachCmd(o), newDetachCmd(o), newStatusCmd(o), newUpgradeCmd(o), newImportCmd(o), newSyncCmd(o), newDriftCmd(o), newRealserverCmd(o)}
+	return []*cobra.Command{newAttachCmd(o), newDetachCmd(o), newStatusCmd(o), newUpgradeCmd(o), newImportCmd(o), newSyncCmd(o), newDriftCmd(o), newRealserverCmd(o), newMetricsCmd(o)}
 }
 
 // subcommandNames are the words that select a subcommand.

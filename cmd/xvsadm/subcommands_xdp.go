@@ -159,6 +159,8 @@ func printStatus(o *rootOptions, r *statusReport) {
 	for _, p := range r.PassedToKernel {
 		fmt.Fprintf(w, "  passed to the kernel: %s (%s)\n", p.Service, p.Why)
 	}
+	ct := r.ConnTable
+	fmt.Fprintf(w, "connections: %d of %d table entries at the last expiry sweep; %d expired in %d sweeps\n", ct.Entries, ct.Capacity, ct.Expired, ct.Sweeps)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "map\tid\ttype\tentries\tmax\n")
 	for _, m := range r.Maps {

@@ -22,7 +22,42 @@ func (m *Mirror) Drift(cfg *maps.Config) ([]string, error) {
 // Diff lists the differences between the maps' configuration (maps) and
 // the kernel's (kernel), in maps' order, then what only the kernel has.
 func Diff(mapsCfg, kernel *maps.Config) []string {
-	var out []string
+	ds := Differences(mapsCfg, kernel)
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.Text
+	}
+	return out
+}
+
+// Difference is one way the kernel's table differs from the maps'.
+type Difference struct {
+	Service string // the service it concerns, as ipvsadm names it; "" for the timeouts
+	Text    string // the whole line, naming the service
+}
+
+// DriftedServices counts the services (in either table) that differ in
+// any way, and reports whether the timeouts differ.
+func DriftedServices(ds []Difference) (services int, timeouts bool) {
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if d.Service == "" {
+			timeouts = true
+		} else if !seen[d.Service] {
+			seen[d.Service] = true
+			services++
+		}
+	}
+	return services, timeouts
+}
+
+// Differences is Diff with each line's service.
+func Differences(mapsCfg, kernel *maps.Config) []Difference {
+	var out []Difference
+	add := func(v *cfipvs.Service, format string, args ...any) {
+		n := name(v)
+		out = append(out, Difference{Service: n, Text: n + ": " + fmt.Sprintf(format, args...)})
+	}
 	have := map[svcKey]*maps.ServiceEntry{}
 	for _, e := range kernel.Services {
 		v := serviceOf(&e.Service)
@@ -35,12 +70,12 @@ func Diff(mapsCfg, kernel *maps.Config) []string {
 		seen[k] = true
 		ke := have[k]
 		if ke == nil {
-			out = append(out, fmt.Sprintf("%s: in the maps, not in kernel IPVS", name(&v)))
+			add(&v, "in the maps, not in kernel IPVS")
 			continue
 		}
 		kv := serviceOf(&ke.Service)
 		if !sameSettings(&v, &kv) || e.PE != ke.PE {
-			out = append(out, fmt.Sprintf("%s: settings differ (maps: %s; kernel: %s)", name(&v), settings(&v, e.PE), settings(&kv, ke.PE)))
+			add(&v, "settings differ (maps: %s; kernel: %s)", settings(&v, e.PE), settings(&kv, ke.PE))
 		}
 		kd := map[destKey]*maps.DestEntry{}
 		for _, d := range ke.Dests {
@@ -52,31 +87,33 @@ func Diff(mapsCfg, kernel *maps.Config) []string {
 			o := kd[dk]
 			delete(kd, dk)
 			if o == nil {
-				out = append(out, fmt.Sprintf("%s: real %s in the maps, not in kernel IPVS", name(&v), dest(&dv)))
+				add(&v, "real %s in the maps, not in kernel IPVS", dest(&dv))
 				continue
 			}
 			ov := destOf(&o.Dest)
 			if !sameDest(&dv, &ov) {
-				out = append(out, fmt.Sprintf("%s: real %s differs (maps: %s; kernel: %s)", name(&v), dest(&dv), destSettings(&dv), destSettings(&ov)))
+				add(&v, "real %s differs (maps: %s; kernel: %s)", dest(&dv), destSettings(&dv), destSettings(&ov))
 			}
 		}
 		var extra []string
 		for _, d := range kd {
 			dv := destOf(&d.Dest)
-			extra = append(extra, fmt.Sprintf("%s: real %s in kernel IPVS, not in the maps", name(&v), dest(&dv)))
+			extra = append(extra, dest(&dv))
 		}
 		slices.Sort(extra)
-		out = append(out, extra...)
+		for _, x := range extra {
+			add(&v, "real %s in kernel IPVS, not in the maps", x)
+		}
 	}
 	for _, e := range kernel.Services {
 		v := serviceOf(&e.Service)
 		if !seen[keyOf(&v)] {
-			out = append(out, fmt.Sprintf("%s: in kernel IPVS, not in the maps", name(&v)))
+			add(&v, "in kernel IPVS, not in the maps")
 		}
 	}
 	if mapsCfg.Timeouts != kernel.Timeouts {
 		t, k := mapsCfg.Timeouts, kernel.Timeouts
-		out = append(out, fmt.Sprintf("timeouts differ (maps: %d %d %d; kernel: %d %d %d)", t.TCP, t.TCPFin, t.UDP, k.TCP, k.TCPFin, k.UDP))
+		out = append(out, Difference{Text: fmt.Sprintf("timeouts differ (maps: %d %d %d; kernel: %d %d %d)", t.TCP, t.TCPFin, t.UDP, k.TCP, k.TCPFin, k.UDP)})
 	}
 	return out
 }

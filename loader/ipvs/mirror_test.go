@@ -288,6 +288,13 @@ func TestDiff(t *testing.T) {
 	if got := Diff(m, m); len(got) != 0 {
 		t.Errorf("Diff of a config with itself: %q", got)
 	}
+	// Three services differ (10.0.0.1 in four ways), and the timeouts.
+	if n, to := DriftedServices(Differences(m, k)); n != 3 || !to {
+		t.Errorf("DriftedServices = %d, %v; want 3, true", n, to)
+	}
+	if n, to := DriftedServices(Differences(m, m)); n != 0 || to {
+		t.Errorf("DriftedServices of a config with itself = %d, %v", n, to)
+	}
 }
 
 // TestMerge: import keeps the IDs of what stays, and ends equal to the kernel.

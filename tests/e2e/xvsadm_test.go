@@ -24,7 +24,13 @@ type xvsadm struct {
 // attached), then removal of the state directory.
 func newXvsadm(t *testing.T, ns *topo.Netns) *xvsadm {
 	t.Helper()
-	state, err := topo.StateDir(t, "xvs-test-")
+	return newXvsadmPrefix(t, ns, "xvs-test-")
+}
+
+// newXvsadmPrefix is newXvsadm with the state directory's name prefix.
+func newXvsadmPrefix(t *testing.T, ns *topo.Netns, prefix string) *xvsadm {
+	t.Helper()
+	state, err := topo.StateDir(t, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,6 +104,9 @@ type DROptions struct {
 	// its sources then reuse ports across requests, as clients behind a
 	// NAT gateway do.
 	ClientPorts int
+	// Prefix starts every namespace's name (default "xvs-"), so tests
+	// running beside others can keep to their own.
+	Prefix string
 }
 
 // NewDR builds the direct-routing topology and registers its removal with
@@ -118,6 +121,9 @@ func NewDR(env Env, opt DROptions) (*DR, error) {
 	if opt.Port == 0 {
 		opt.Port = 80
 	}
+	if opt.Prefix == "" {
+		opt.Prefix = "xvs-"
+	}
 	if opt.Reals > 9 || opt.Sources > 100 {
 		return nil, errors.New("topology: at most 9 reals and 100 sources")
 	}
@@ -126,7 +132,7 @@ func NewDR(env Env, opt DROptions) (*DR, error) {
 	}
 	d := &DR{Suffix: RandSuffix(3)}
 	ns := func(role string) (*Netns, error) {
-		return NewNetns(env, "xvs-"+d.Suffix+"-"+role)
+		return NewNetns(env, opt.Prefix+d.Suffix+"-"+role)
 	}
 	var err error
 	if d.Switch, err = ns("sw"); err != nil {

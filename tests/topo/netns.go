@@ -48,6 +48,9 @@ func RandSuffix(n int) string {
 // locked OS thread that is thrown away: the caller's thread never changes
 // namespace.
 func NewNetns(env Env, name string) (*Netns, error) {
+	if err := prepareNetnsDir(); err != nil {
+		return nil, err
+	}
 	errc := make(chan error, 1)
 	go func() {
 		// Never unlocked: the runtime ends this thread when the
@@ -261,24 +264,7 @@ func (n *Netns) Forwarded() (v4, v6 uint64, err error) {
 		if err != nil {
 			return err
 		}
-		var head []string
-		for _, line := range strings.Split(string(snmp), "\n") {
-			f := strings.Fields(line)
-			if len(f) == 0 || f[0] != "Ip:" {
-				continue
-			}
-			if head == nil {
-				head = f
-				continue
-			}
-			for i := 1; i < len(f) && i < len(head); i++ {
-				if head[i] == "ForwDatagrams" {
-					v4, err = strconv.ParseUint(f[i], 10, 64)
-				}
-			}
-			break
-		}
-		if err != nil {
+		if v4, err = snmpField(string(snmp), "Ip:", "ForwDatagrams"); err != nil {
 			return err
 		}
 		snmp6, err := os.ReadFile("/proc/thread-self/net/snmp6")
@@ -296,4 +282,48 @@ func (n *Netns) Forwarded() (v4, v6 uint64, err error) {
 		err = fmt.Errorf("netns %s: forwarding counters: %w", n.Name, err)
 	}
 	return v4, v6, err
+}
+
+// TCPCounters returns how many TCP segments the kernel of n has received
+// (InSegs, IPv4 and IPv6 alike: the TCP MIB is shared) and how many
+// connections it has accepted (PassiveOpens), from /proc/net/snmp.
+func (n *Netns) TCPCounters() (inSegs, passiveOpens uint64, err error) {
+	err = n.Do(func() error {
+		snmp, err := os.ReadFile("/proc/thread-self/net/snmp") // the thread's namespace
+		if err != nil {
+			return err
+		}
+		if inSegs, err = snmpField(string(snmp), "Tcp:", "InSegs"); err != nil {
+			return err
+		}
+		passiveOpens, err = snmpField(string(snmp), "Tcp:", "PassiveOpens")
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("netns %s: TCP counters: %w", n.Name, err)
+	}
+	return inSegs, passiveOpens, err
+}
+
+// snmpField reads a counter of /proc/net/snmp: a section's first line
+// names its fields, the second holds their values.
+func snmpField(snmp, section, field string) (uint64, error) {
+	var head []string
+	for _, line := range strings.Split(snmp, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != section {
+			continue
+		}
+		if head == nil {
+			head = f
+			continue
+		}
+		for i := 1; i < len(f) && i < len(head); i++ {
+			if head[i] == field {
+				return strconv.ParseUint(f[i], 10, 64)
+			}
+		}
+		break
+	}
+	return 0, fmt.Errorf("no %s %s in /proc/net/snmp", section, field)
 }

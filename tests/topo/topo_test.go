@@ -204,3 +204,29 @@ func TestPlainForwarding(t *testing.T) {
 		}
 	}
 }
+
+// TestNetnsDirShared checks that namespaces are mounted in a NetnsDir that
+// is a shared mount point of its own, as iproute2 leaves it: a later
+// `ip netns add` then does not bind-mount the directory over them (which
+// would make them impossible to unmount or remove).
+func TestNetnsDirShared(t *testing.T) {
+	topo.Require(t)
+	if _, err := topo.NewNetns(t, "xvs-test-"+topo.RandSuffix(3)); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(info), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 7 || f[4] != topo.NetnsDir {
+			continue
+		}
+		if !strings.Contains(line, " shared:") {
+			t.Fatalf("%s is a mount point but not shared: %s", topo.NetnsDir, line)
+		}
+		return
+	}
+	t.Fatalf("%s is not a mount point of its own", topo.NetnsDir)
+}

@@ -27,6 +27,7 @@ import (
 //   - SCTP, which the datapath does not balance (pass_protocol): an
 //     --sctp-service configured with xvsadm carries associations through
 //     kernel IPVS to the reals;
+//   - metrics count what kernel IPVS carried (checkKernelMetrics);
 //   - fwmark services, which XDP cannot match (the mark is set after it,
 //     here by a tc ingress filter on the balancer, as iptables would):
 //     HTTP to the VIP's port 8080 (no xvs service: pass_no_vip) is marked
@@ -131,6 +132,7 @@ func TestInVMSlowPath(t *testing.T) {
 		t.Errorf("kernel IPVS holds %d SCTP connections, want %d\n%s", strings.Count(conns, "SCTP "), len(srcs), conns)
 	}
 	t.Logf("SCTP: associations per real %v", seen)
+	checkKernelMetrics(t, lb, netip.AddrPortFrom(vip, sctpPort), len(srcs))
 
 	// fwmark: tc marks TCP to VIP:8080 after XDP passed it up.
 	const markPort = 8080
